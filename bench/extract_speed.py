@@ -1,0 +1,72 @@
+"""Extraction speed: median ms per invoice for `fapiao extract` beside pdfplumber's bare parse.
+
+Usage: python bench/extract_speed.py DIR [--repeat N]
+
+For every PDF in DIR, in one run and interleaved so both see the same
+machine state: the bare parse (pdfplumber opens the file and counts
+`len(page.chars)` on every page, the least any text-layer reader must do)
+and our whole extraction of the same bytes (parse, layout, fields,
+validation). Prints the median of each over all files and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pdfplumber
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ingest.extract.reader import extract_bytes
+
+
+def bare_parse(data: bytes) -> int:
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        return sum(len(page.chars) for page in pdf.pages)
+
+
+def timed_ms(action: object, data: bytes) -> float:
+    start = time.perf_counter()
+    action(data)  # type: ignore[operator]
+    return (time.perf_counter() - start) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--repeat", type=int, default=5, help="runs per file; the per-file median is kept")
+    args = parser.parse_args()
+    files = sorted(p for p in args.folder.iterdir() if p.suffix.lower() == ".pdf")
+    today = date.today()
+
+    def ours(data: bytes) -> None:
+        extract_bytes(data, "bench", today=today)
+
+    bare_ms: list[float] = []
+    ours_ms: list[float] = []
+    for path in files:
+        data = path.read_bytes()
+        bare_parse(data)  # warm the caches (fonts, cmaps) once per file for both sides
+        ours(data)
+        bare_runs, our_runs = [], []
+        for _ in range(args.repeat):
+            bare_runs.append(timed_ms(bare_parse, data))
+            our_runs.append(timed_ms(ours, data))
+        bare_ms.append(statistics.median(bare_runs))
+        ours_ms.append(statistics.median(our_runs))
+    bare, mine = statistics.median(bare_ms), statistics.median(ours_ms)
+    print(f"files: {len(files)}, runs per file: {args.repeat}")
+    print(f"pdfplumber bare parse: median {bare:.1f} ms per invoice")
+    print(f"fapiao extract:        median {mine:.1f} ms per invoice")
+    print(f"ratio: {mine / bare:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Everything that brings invoices in and reads them."""

@@ -1,0 +1,107 @@
+"""The `fapiao` command: parses arguments, calls the library, maps errors to exit codes (0 ok, 1 failure, 2 usage)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ingest.config import ConfigError, Settings, load_settings
+from ingest.extract.reader import Limits, extract_path
+from ingest.model import Extraction, Status
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+app = typer.Typer(
+    name="fapiao",
+    help="Collect Chinese e-invoices (电子发票) from mailboxes and folders into one archive.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="config file (default: ./config.toml, then the platform config dir)"),
+]
+
+_STATUS_STYLE = {Status.OK: "green", Status.REVIEW: "yellow", Status.NOT_INVOICE: "dim", Status.ERROR: "red"}
+
+
+@app.callback()
+def _root() -> None:
+    """Collect Chinese e-invoices (电子发票) from mailboxes and folders into one archive."""
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        Console(stderr=True).print(f"[red]config error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
+@app.command()
+def extract(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="invoice files (PDF)")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line, in input order")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Read each invoice's fields and print them; archive nothing.
+
+    Exit code 1 when a file could not be read at all (status 'error').
+    """
+    settings = _settings(config)
+    limits = Limits(max_pages=settings.extract.max_pages, max_file_bytes=settings.extract.max_file_mb * 1024 * 1024)
+    today = date.today()
+    results: list[Extraction] = []
+    for path in files:
+        result = extract_path(path, today=today, limits=limits)
+        results.append(result)
+        if as_json:
+            # Printed as each file is done, so a long batch shows progress and a pipe sees lines early.
+            sys.stdout.write(json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+    if not as_json:
+        Console(highlight=False).print(_table(results))
+    if any(r.status is Status.ERROR for r in results):
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _table(results: list[Extraction]) -> Table:
+    table = Table(show_lines=False)
+    for column in ("file", "status", "variant", "number", "date", "total", "seller", "problems"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        fields = result.fields
+        number = fields.invoice_number or ""
+        if fields.invoice_code:
+            number = f"{fields.invoice_code} {number}"
+        table.add_row(
+            result.file,
+            f"[{_STATUS_STYLE[result.status]}]{result.status}[/]",
+            str(fields.variant or ""),
+            number,
+            fields.issue_date.isoformat() if fields.issue_date else "",
+            f"{fields.total:.2f}" if fields.total is not None else "",
+            fields.seller_name or "",
+            "; ".join(result.problems),
+        )
+    return table
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Reading invoices: PDF text layer by position, normalisation and validation."""

@@ -1,0 +1,1 @@
+"""Where invoices come from: mailboxes and watched folders (later issues)."""
