@@ -186,7 +186,8 @@ class PageLayout:
 
     def side_label_at(self, label: Label, *, right: bool) -> SideLabel | None:
         """The nearest side label beside `label` (left or right of it) whose height spans the label's line."""
-        near = [s for s in self.side_labels if s.top <= label.bottom + label.size and s.bottom >= label.top - label.size]
+        reach = label.size
+        near = [s for s in self.side_labels if s.top <= label.bottom + reach and s.bottom >= label.top - reach]
         if right:
             return min((s for s in near if s.x0 >= label.x1 - 1), key=lambda s: s.x0, default=None)
         return max((s for s in near if s.x1 <= label.x0 + 1), key=lambda s: s.x1, default=None)
