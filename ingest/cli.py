@@ -43,7 +43,7 @@ def _settings(config: Path | None) -> Settings:
     try:
         return load_settings(config)
     except ConfigError as exc:
-        Console(stderr=True).print(f"[red]config error:[/red] {exc}", markup=True, highlight=False)
+        typer.echo(f"config error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
 
 

@@ -49,8 +49,9 @@ _CAPITAL_DIGITS = {c: i for i, c in enumerate("零壹贰叁肆伍陆柒捌玖")}
 _CAPITAL_DIGITS.update({"两": 2, "貮": 2, "〇": 0})
 _SMALL_UNITS = {"拾": 10, "佰": 100, "仟": 1000}
 _FRACTION_UNITS = {"角": Decimal("0.1"), "分": Decimal("0.01")}
-# Printers put a crossed circle (⊗, ⓧ, ×) before the capital amount so nothing can be written in front.
-_CAPITAL_NOISE = str.maketrans("", "", "⊗ⓧ×Ⓧ⨂*:： ")
+# Printers put a crossed circle (⊗, ⓧ, ×) before the capital amount so nothing can be written in front;
+# NFKC turns ⓧ into a plain x.
+_CAPITAL_NOISE = str.maketrans("", "", "⊗×⨂xX*: ")
 
 
 def parse_capital_amount(text: str) -> Decimal | None:
