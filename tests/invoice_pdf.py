@@ -106,6 +106,9 @@ class InvoiceSpec:
     # offpage_text: a copy of the 开票人 name below the page box (top > page height), as
     # some Suwell converters leave.
     offpage_text: bool = False
+    # unmapped_text: every string in an Identity-H font with no ToUnicode map, as in PDFs
+    # re-saved by tools that drop it; text extraction then yields only '(cid:N)'.
+    unmapped_text: bool = False
 
     def __post_init__(self) -> None:
         # Fail loudly on typos: a silently ignored variant would test nothing.
@@ -300,9 +303,32 @@ class _QuartzFont(UnicodeCIDFont):  # type: ignore[misc]  # reportlab is untyped
         doc.fontMapping[self.name] = "/" + internal_name
 
 
+class _UnmappedFont(_QuartzFont):
+    """The same Identity-H font with its ToUnicode map left out: readers see only CIDs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = self.fontName = _UNMAPPED_FONT
+
+    def addObjects(self, doc: Any) -> None:  # noqa: N802  (reportlab's name)
+        internal_name = "F" + repr(len(doc.fontMapping) + 1)
+        info = dict(CIDFontInfo[_FONT])
+        info["Name"] = "/" + internal_name
+        info["Encoding"] = "/Identity-H"
+        # An Adobe-Identity ordering, as embedded subset fonts have: no reader-side table maps
+        # these CIDs back to Unicode (Adobe-GB1 would let pdfminer decode them anyway).
+        descendant = dict(info["DescendantFonts"][0])
+        descendant["CIDSystemInfo"] = {"Registry": "(Adobe)", "Ordering": "(Identity)", "Supplement": 0}
+        info["DescendantFonts"] = [descendant]
+        doc.idToObject["BasicFonts"].dict[internal_name] = doc.Reference(structToPDF(info), internal_name)
+        doc.fontMapping[self.name] = "/" + internal_name
+
+
+_UNMAPPED_FONT = "STSong-Light-NoToUnicode"
 pdfmetrics.registerFont(UnicodeCIDFont(_FONT))
 _QUARTZ = _QuartzFont()
 pdfmetrics.registerFont(_QUARTZ)
+pdfmetrics.registerFont(_UnmappedFont())
 
 
 def _width(text: str, size: float) -> float:
@@ -456,6 +482,8 @@ def _render(canvas: Any, page: _Page) -> None:
             canvas.rotate(op.angle)
         text = canvas.beginText(0, 0)
         font = _QUARTZ_FONT if _RADICALS.intersection(op.text) else _FONT
+        if page.spec.unmapped_text:
+            font = _UNMAPPED_FONT
         text.setFont(font, op.size)
         if op.hscale != 100.0:
             text.setHorizScale(op.hscale)

@@ -205,3 +205,11 @@ def test_json_contract() -> None:
 def test_capital_numerals_round_trip(amount: Decimal) -> None:
     assert parse_capital_amount(capital_amount(amount)) == amount
     assert parse_capital_amount(capital_amount(-amount)) == -amount
+
+
+def test_pdf_without_unicode_map_is_review_not_a_guess() -> None:
+    result = extract(sample_spec("数电普票", unmapped_text=True))
+    assert result.status is Status.REVIEW
+    assert "(cid:)" in result.problems[0]
+    assert result.fields.invoice_number is None
+    assert result.fields.total is None
