@@ -76,15 +76,18 @@ def extract(
 
 def _table(results: list[Extraction]) -> Table:
     table = Table(show_lines=False)
-    for column in ("file", "status", "variant", "number", "date", "total", "seller", "problems"):
-        table.add_column(column, overflow="fold")
+    table.add_column("file", overflow="fold")
+    for column in ("status", "variant", "number", "date", "total"):
+        table.add_column(column, no_wrap=column != "number")
+    table.add_column("seller", overflow="fold")
+    table.add_column("problems", overflow="fold", min_width=12)
     for result in results:
         fields = result.fields
         number = fields.invoice_number or ""
         if fields.invoice_code:
             number = f"{fields.invoice_code} {number}"
         table.add_row(
-            result.file,
+            Path(result.file).name,
             f"[{_STATUS_STYLE[result.status]}]{result.status}[/]",
             str(fields.variant or ""),
             number,
