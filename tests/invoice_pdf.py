@@ -496,6 +496,16 @@ def _render(canvas: Any, page: _Page) -> None:
 # Shared pieces
 # ---------------------------------------------------------------------------
 
+
+def _sum_row_figures(spec: InvoiceSpec, items: Sequence[Item], last: bool) -> tuple[Decimal, Decimal | None]:
+    """合计 on the last page; on earlier pages the 小计 of that page's items, a ¥ figure that is not the total."""
+    if last:
+        return spec.pretax, spec.tax
+    pretax = sum((it.amount for it in items), Decimal("0.00"))
+    page_taxes = [it.tax for it in items if it.tax is not None]
+    return pretax, (sum(page_taxes, Decimal("0.00")) if page_taxes else None)
+
+
 _PAYEE, _REVIEWER, _DRAWER = "钱晓", "孙立", "赵敏"
 _SELLER_ADDRESS = "北京市海淀区示例路88号 010-55550123"
 _SELLER_BANK = "示例银行北京海淀支行 6200000000000012345"
@@ -653,17 +663,9 @@ def _shudian_page(spec: InvoiceSpec, items: tuple[Item, ...], page_no: int, page
         pg.put_centred(item.tax_rate, 471.6, top)
         pg.put_right("***" if item.tax is None else _money(item.tax), 579.1, top)
 
-    if last:
-        pg.template("合", 58.2, 261.6)
-        pg.template("计", 103.5, 261.6)
-        pretax, tax = spec.pretax, spec.tax
-    else:
-        # Page subtotal: a ¥ figure on early pages that is not the invoice total.
-        pg.template("小", 58.2, 261.6)
-        pg.template("计", 103.5, 261.6)
-        pretax = sum((it.amount for it in items), Decimal("0.00"))
-        page_taxes = [it.tax for it in items if it.tax is not None]
-        tax = sum(page_taxes, Decimal("0.00")) if page_taxes else None
+    pg.template("合" if last else "小", 58.2, 261.6)
+    pg.template("计", 103.5, 261.6)
+    pretax, tax = _sum_row_figures(spec, items, last)
     _put_money(pg, _money(pretax), 260.5, 9.0, x1=433.4)
     _put_money(pg, "***" if tax is None else _money(tax), 260.5, 9.0, x1=579.1)
 
@@ -822,16 +824,9 @@ def _old_page(spec: InvoiceSpec, items: tuple[Item, ...], page_no: int, pages: i
         pg.put_centred(item.tax_rate, 494.3, top)
         pg.put_right(tax, 593.4, top)
 
-    if last:
-        pg.template("合", 61.2, 257.5)
-        pg.template("计", 101.7, 257.5)
-        pretax, total_tax = spec.pretax, spec.tax
-    else:
-        pg.template("小", 61.2, 257.5)
-        pg.template("计", 101.7, 257.5)
-        pretax = sum((it.amount for it in items), Decimal("0.00"))
-        page_taxes = [it.tax for it in items if it.tax is not None]
-        total_tax = sum(page_taxes, Decimal("0.00")) if page_taxes else None
+    pg.template("合" if last else "小", 61.2, 257.5)
+    pg.template("计", 101.7, 257.5)
+    pretax, total_tax = _sum_row_figures(spec, items, last)
     _put_money(pg, _money(pretax), 259.1, 11.0, x=438.4)
     _put_money(pg, "***" if total_tax is None else _money(total_tax), 259.1, 11.0, x=557.0)
 
