@@ -60,12 +60,10 @@ def read_fields(pages: list[Page]) -> InvoiceFields:
     first = layouts[0]
     labels = _find_labels(first)
     buyer, seller = _party_labels(first, labels["name"], labels["tax_id"])
+    # 价税合计 and 合计 are printed only on the last page of a multi-page invoice.
     totals_page = _last_with(layouts, TOTAL_IN_FIGURES) or first
-    sum_labels = totals_page.find(SUM_ROW)
-    words_labels = totals_page.find(TOTAL_IN_WORDS)
-    figure_labels = totals_page.find(TOTAL_IN_FIGURES)
-    totals_page.find(OTHER_LABELS)
-    pretax, tax, tax_exempt = _sum_row(totals_page, sum_labels)
+    totals = _find_labels(totals_page)
+    pretax, tax, tax_exempt = _sum_row(totals_page, totals["sum_row"])
     code, number = _digits_after(first, labels["code"]), _digits_after(first, labels["number"])
     check_code = _check_code(first, labels["check_code"])
     return InvoiceFields(
@@ -73,11 +71,11 @@ def read_fields(pages: list[Page]) -> InvoiceFields:
         invoice_code=code,
         invoice_number=number,
         issue_date=parse_date(_text_after(first, labels["date"], max_gap=3.0)),
-        total=_amount_after(totals_page, figure_labels),
+        total=_amount_after(totals_page, totals["total_in_figures"]),
         pretax=pretax,
         tax=tax,
         tax_exempt=tax_exempt,
-        total_in_words=parse_capital_amount(_text_after(totals_page, words_labels, max_first_gap=15.0)),
+        total_in_words=parse_capital_amount(_text_after(totals_page, totals["total_in_words"], max_first_gap=15.0)),
         seller_name=_party_name(first, seller.name),
         seller_tax_id=_tax_id_after(first, seller.tax_id),
         buyer_name=_party_name(first, buyer.name),
@@ -111,12 +109,12 @@ def _find_labels(layout: PageLayout) -> dict[str, list[Label]]:
         "check_code": layout.find(CHECK_CODE),
         "name": layout.find(PARTY_NAME),
         "tax_id": layout.find(TAX_ID),
+        "total_in_figures": layout.find(TOTAL_IN_FIGURES),
+        "total_in_words": layout.find(TOTAL_IN_WORDS),
+        "sum_row": layout.find(SUM_ROW),
     }
-    # Found only so that values stop in front of them.
+    # Found only so that values stop in front of them; every label must be known before any value is read.
     layout.find(OTHER_LABELS)
-    layout.find(TOTAL_IN_FIGURES)
-    layout.find(TOTAL_IN_WORDS)
-    layout.find(SUM_ROW)
     return labels
 
 

@@ -165,6 +165,7 @@ class PageLayout:
         self._by_middle = sorted(page.glyphs, key=lambda g: g.middle)
         self._middles = [g.middle for g in self._by_middle]
         self._label_glyphs: set[int] = set()
+        self._found: dict[re.Pattern[str], list[Label]] = {}
 
     @cached_property
     def text(self) -> str:
@@ -173,6 +174,8 @@ class PageLayout:
 
     def find(self, pattern: re.Pattern[str]) -> list[Label]:
         """Every match of `pattern` in the page's lines, top to bottom; matched glyphs become stops for values."""
+        if pattern in self._found:
+            return self._found[pattern]
         labels: list[Label] = []
         for line in self.lines:
             for match in pattern.finditer(line.text):
@@ -182,6 +185,7 @@ class PageLayout:
                 glyphs = line.glyphs[first : last + 1]
                 labels.append(Label(glyphs, match.group()))
                 self._label_glyphs.update(id(g) for g in glyphs)
+        self._found[pattern] = labels
         return labels
 
     def side_label_at(self, label: Label, *, right: bool) -> SideLabel | None:
