@@ -44,7 +44,7 @@ def simple_pdf(pages: int = 1, *, password: str | None = None, text: str = "hell
     [
         ("empty.pdf", b"", "empty file (0 bytes)"),
         ("text.pdf", "这不是PDF，只是文字".encode(), "not a PDF"),
-        ("zip.pdf", b"PK\x03\x04" + b"\0" * 100, "not a PDF"),
+        ("zip.pdf", b"PK\x03\x04" + b"\0" * 100, "a zip archive, not an invoice file"),
         ("header-only.pdf", b"%PDF-1.7\n", "damaged PDF"),
         ("encrypted.pdf", simple_pdf(password="secret"), "encrypted PDF"),
         ("long.pdf", simple_pdf(pages=300), "300 pages"),

@@ -1,4 +1,4 @@
-"""Read one file into an Extraction: sniff the format, read the text layer, validate; never raise for bad input."""
+"""Read one file into an Extraction: sniff the format, read every source it has, merge, validate; never raise."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from pathlib import Path
 
 from ingest.extract import pdf, validate
 from ingest.extract.fields import read_fields
-from ingest.model import OUTPUT_FIELDS, Extraction, InvoiceFields, Status
+from ingest.extract.merge import Merged, merge_qr, sources_of
+from ingest.extract.ofd import OfdError, is_ofd_zip, read_ofd
+from ingest.extract.qr import read_pdf_qr
+from ingest.extract.xml import XmlError, read_digital_xml
+from ingest.model import Extraction, InvoiceFields, Status
 
 
 @dataclass(frozen=True)
@@ -20,43 +24,69 @@ class Limits:
     max_file_bytes: int = 50 * 1024 * 1024
 
 
+def sniff(data: bytes) -> str:
+    """'pdf', 'ofd', 'xml', 'zip' or 'unknown', by content: names and declared types lie."""
+    if pdf.looks_like_pdf(data):
+        return "pdf"
+    if data.startswith(b"PK\x03\x04"):
+        return "ofd" if is_ofd_zip(data) else "zip"
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<"):
+        return "xml"
+    return "unknown"
+
+
 def extract_bytes(data: bytes, name: str, *, today: date, limits: Limits = Limits()) -> Extraction:
-    """Fields of the invoice in `data` (named `name` in messages), with status and reasons."""
+    """Fields of the invoice in `data` (named `name` in messages), with status, reasons and sources."""
     if not data:
         return Extraction(name, Status.ERROR, ("empty file (0 bytes)",))
     if len(data) > limits.max_file_bytes:
-        return Extraction(
-            name, Status.ERROR, (f"file is {len(data)} bytes, over the {limits.max_file_bytes}-byte limit",)
-        )
-    if not pdf.looks_like_pdf(data):
-        return Extraction(name, Status.ERROR, (f"not a PDF: the file starts with {data[:8]!r}",))
-    try:
-        pages = pdf.read_pages(data, max_pages=limits.max_pages)
-    except pdf.PdfError as exc:
-        return Extraction(name, Status.ERROR, (str(exc),))
-    return _from_pages(name, pages, today=today)
+        return _error(name, f"file is {len(data)} bytes, over the {limits.max_file_bytes}-byte limit")
+    kind = sniff(data)
+    if kind == "pdf":
+        return _from_pdf(data, name, today=today, limits=limits)
+    if kind == "ofd":
+        return _from_ofd(data, name, today=today)
+    if kind == "xml":
+        return _from_xml(data, name, today=today)
+    if kind == "zip":
+        return _error(name, "a zip archive, not an invoice file (`fapiao import` unpacks zips)")
+    return _error(name, f"not a PDF, OFD or XML file: it starts with {data[:8]!r}")
 
 
 def extract_path(path: Path, *, today: date, limits: Limits = Limits()) -> Extraction:
     """Like extract_bytes, for a file on disk; a missing or unreadable path is an 'error' result."""
     name = str(path)
     try:
-        size = path.stat().st_size
         if path.is_dir():
-            return Extraction(name, Status.ERROR, ("is a directory, not a file",))
+            return _error(name, "is a directory, not a file")
+        size = path.stat().st_size
         if size > limits.max_file_bytes:
-            return Extraction(
-                name, Status.ERROR, (f"file is {size} bytes, over the {limits.max_file_bytes}-byte limit",)
-            )
+            return _error(name, f"file is {size} bytes, over the {limits.max_file_bytes}-byte limit")
         data = path.read_bytes()
     except FileNotFoundError:
-        return Extraction(name, Status.ERROR, ("no such file",))
+        return _error(name, "no such file")
     except OSError as exc:
-        return Extraction(name, Status.ERROR, (f"cannot read: {os.strerror(exc.errno or 0) or exc}",))
+        return _error(name, f"cannot read: {os.strerror(exc.errno or 0) or exc}")
     return extract_bytes(data, name, today=today, limits=limits)
 
 
-def _from_pages(name: str, pages: list[pdf.Page], *, today: date) -> Extraction:
+def _error(name: str, reason: str) -> Extraction:
+    return Extraction(name, Status.ERROR, (reason,))
+
+
+def _from_pdf(data: bytes, name: str, *, today: date, limits: Limits) -> Extraction:
+    try:
+        pages = pdf.read_pages(data, max_pages=limits.max_pages)
+    except (pdf.EncryptedPdfError, pdf.TooManyPagesError) as exc:
+        return _error(name, str(exc))
+    except pdf.DamagedPdfError as exc:
+        # pdfium may still draw page 1 where pdfminer gave up: the QR can save the invoice.
+        qr = read_pdf_qr(data)
+        if qr is None:
+            return _error(name, str(exc))
+        return _finish(name, merge_qr(InvoiceFields(), "text", qr), [f"{exc}; fields come from the QR code"], today)
+    qr = read_pdf_qr(data)
     glyph_count = sum(len(page.glyphs) for page in pages)
     unmapped = sum(page.unmapped_glyphs for page in pages)
     if glyph_count == 0 or unmapped > glyph_count:
@@ -65,11 +95,40 @@ def _from_pages(name: str, pages: list[pdf.Page], *, today: date) -> Extraction:
             if unmapped
             else "no text layer (an image-only PDF, e.g. a scan)"
         )
-        fields = InvoiceFields(pages=len(pages))
-        return Extraction(name, Status.REVIEW, (reason + "; the fields need the QR code or a person",), fields)
+        empty = InvoiceFields(pages=len(pages))
+        if qr is None:
+            return Extraction(name, Status.REVIEW, (reason + " and no QR code found; a person must read it",), empty)
+        return _finish(
+            name, merge_qr(empty, "text", qr), [reason + "; number, date and amount come from the QR code"], today
+        )
     fields = read_fields(pages)
-    if fields.variant is None and fields.invoice_number is None and fields.total is None:
-        return Extraction(name, Status.NOT_INVOICE, ("no invoice title, number or total found",), fields)
-    found = validate.problems(fields, today=today)
-    sources = {key: "text" for key in OUTPUT_FIELDS if key != "pages" and getattr(fields, key) is not None}
-    return Extraction(name, Status.REVIEW if found else Status.OK, tuple(found), fields, sources)
+    if qr is None and fields.variant is None and fields.invoice_number is None and fields.total is None:
+        return Extraction(name, Status.NOT_INVOICE, ("no invoice title, number, total or QR code found",), fields)
+    return _finish(name, merge_qr(fields, "text", qr), [], today)
+
+
+def _from_ofd(data: bytes, name: str, *, today: date) -> Extraction:
+    try:
+        ofd = read_ofd(data)
+    except OfdError as exc:
+        return _error(name, str(exc))
+    if ofd.data_source is None and ofd.qr is None:
+        return Extraction(name, Status.NOT_INVOICE, ("an OFD without invoice data (no eInvoice XML, tags or QR)",))
+    notes = [] if ofd.data_source else ["the OFD carries no invoice data; fields come from its QR code"]
+    return _finish(name, merge_qr(ofd.fields, "ofd", ofd.qr), notes, today)
+
+
+def _from_xml(data: bytes, name: str, *, today: date) -> Extraction:
+    try:
+        fields = read_digital_xml(data)
+    except XmlError as exc:
+        return _error(name, str(exc))
+    return _finish(name, Merged(fields, sources_of(fields, "xml"), []), [], today)
+
+
+def _finish(name: str, merged: Merged, notes: list[str], today: date) -> Extraction:
+    """Validate the merged fields: every note, disagreement or failed check makes it 'review'."""
+    confirmed = frozenset(name for name, source in merged.sources.items() if "+" in source)
+    problems = notes + merged.problems + validate.problems(merged.fields, today=today, confirmed=confirmed)
+    status = Status.REVIEW if problems else Status.OK
+    return Extraction(name, status, tuple(problems), merged.fields, merged.sources)

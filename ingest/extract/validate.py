@@ -40,8 +40,11 @@ def tax_id_problem(tax_id: str) -> str | None:
     return f"is {len(tax_id)} characters; a tax id has 18 (or 15, 17, 20 for old registrations)"
 
 
-def problems(fields: InvoiceFields, *, today: date) -> list[str]:
-    """Every reason this invoice needs a person's look; empty when every check passed."""
+def problems(fields: InvoiceFields, *, today: date, confirmed: frozenset[str] = frozenset()) -> list[str]:
+    """Every reason this invoice needs a person's look; empty when every check passed.
+
+    `confirmed` names the fields a second, independent source (the QR code) agreed on.
+    """
     found: list[str] = []
     variant = fields.variant
     if variant is None:
@@ -49,7 +52,7 @@ def problems(fields: InvoiceFields, *, today: date) -> list[str]:
     found += _missing(fields)
     found += _identity_problems(fields)
     found += _party_problems(fields)
-    found += _amount_problems(fields)
+    found += _amount_problems(fields, total_confirmed="total" in confirmed)
     if fields.issue_date is not None and not (EARLIEST_ISSUE_DATE <= fields.issue_date <= today):
         found.append(
             f"issue_date {fields.issue_date.isoformat()} is not a plausible date (before 2012 or in the future)"
@@ -99,7 +102,7 @@ def _party_problems(fields: InvoiceFields) -> list[str]:
     return found
 
 
-def _amount_problems(fields: InvoiceFields) -> list[str]:
+def _amount_problems(fields: InvoiceFields, *, total_confirmed: bool) -> list[str]:
     found: list[str] = []
     total, pretax, tax, in_words = fields.total, fields.pretax, fields.tax, fields.total_in_words
     if total is not None and in_words is not None and in_words != total:
@@ -108,6 +111,7 @@ def _amount_problems(fields: InvoiceFields) -> list[str]:
         expected = pretax + (tax or Decimal(0))
         if expected != total:
             found.append(f"合计金额 {pretax} + 合计税额 {tax or 0} = {expected}, but 价税合计 is {total}")
-    if total is not None and in_words is None and (pretax is None or (tax is None and not fields.tax_exempt)):
+    summed = pretax is not None and (tax is not None or fields.tax_exempt)
+    if total is not None and in_words is None and not summed and not total_confirmed:
         found.append("价税合计 could not be confirmed (neither the amount in words nor 金额 + 税额 was read)")
     return found
