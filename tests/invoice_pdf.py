@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import math
 import random
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -13,8 +15,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any
 
+import pypdfium2 as pdfium
 from pdfminer.cmapdb import CMap, CMapDB
 from PIL import Image, ImageDraw
+from reportlab.graphics import renderPDF
+from reportlab.graphics.barcode import qrencoder
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
 from reportlab.lib.rl_accel import escapePDF
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfdoc, pdfmetrics
@@ -31,9 +38,13 @@ __all__ = [
     "Item",
     "Party",
     "capital_amount",
+    "drawn_qr_payload",
+    "image_only_invoice_pdf",
     "image_only_pdf",
     "invoice_pdf",
     "not_invoice_pdf",
+    "qr_image_png",
+    "qr_payload",
     "sample_spec",
     "uscc",
 ]
@@ -109,6 +120,10 @@ class InvoiceSpec:
     # unmapped_text: every string in an Identity-H font with no ToUnicode map, as in PDFs
     # re-saved by tools that drop it; text extraction then yields only '(cid:N)'.
     unmapped_text: bool = False
+    # qr: the QR code in the top-left corner, drawn as vector rectangles (invoices.md "The QR
+    # code"); qr_payload overrides its text, e.g. to make QR and text layer disagree.
+    qr: bool = True
+    qr_payload: str | None = None
 
     def __post_init__(self) -> None:
         # Fail loudly on typos: a silently ignored variant would test nothing.
@@ -625,6 +640,7 @@ def _shudian_page(spec: InvoiceSpec, items: tuple[Item, ...], page_no: int, page
     pg.hline(10.0, 585.0, 275.0)
     pg.hline(10.0, 585.0, 292.0)
     pg.vline(28.0, 292.0, 356.0)
+    _qr(pg, 18.0, 17.0, 57.0)
 
     title = "电子发票（普通发票）" if spec.variant == "数电普票" else "电子发票（增值税专用发票）"
     title = pg._kangxi(title)
@@ -743,6 +759,7 @@ def _old_page(spec: InvoiceSpec, items: tuple[Item, ...], page_no: int, pages: i
     pg.vline(40.0, 290.0, 350.0)
     pg.vline(345.0, 290.0, 350.0)
     pg.vline(365.0, 290.0, 350.0)
+    _qr(pg, 15.0, 5.0, 60.0)
 
     title = pg._kangxi(_old_title(spec))
     pg.template(title, 296.2 - _width(title, 20) / 2, 19.0 if chain else 23.7, 20)
@@ -865,6 +882,85 @@ def _old_page(spec: InvoiceSpec, items: tuple[Item, ...], page_no: int, pages: i
 
 
 # ---------------------------------------------------------------------------
+# QR code (invoices.md "The QR code")
+# ---------------------------------------------------------------------------
+
+# Level L keeps the modules big enough for a 2x render even for the long 区块链 URL; two
+# modules of quiet zone inside the box, and nothing else is drawn around it.
+_QR_LEVEL = "L"
+_QR_BORDER = 2
+_QR_TYPE = {"数电普票": "32", "数电专票": "31", "电子普票(旧)": "10", "通行费": "10", "电子专票(旧)": "08"}
+_SHENZHEN_VERIFY = "https://bcfp.shenzhen.chinatax.gov.cn/verify/scan"
+
+
+def _qr_tail(spec: InvoiceSpec) -> str:
+    # Real tails are 3-4 hex characters of no documented meaning; derive them so bytes are stable.
+    return f"{zlib.crc32(spec.number.encode()) & 0xFFFF:04X}"
+
+
+def qr_payload(spec: InvoiceSpec) -> str:
+    """The payload a real QR of this invoice carries (ignores spec.qr_payload)."""
+    ymd = spec.issue_date.strftime("%Y%m%d")
+    if spec.variant == "区块链":
+        # The printed 5-hex 校验码 is the tail of the hash, as on real Shenzhen invoices.
+        digest = hashlib.sha256(f"{spec.code}/{spec.number}".encode()).hexdigest()
+        check = spec.check_code.lower()
+        if len(check) == 5 and all(ch in "0123456789abcdef" for ch in check):
+            digest = digest[:-5] + check
+        fen = int(spec.total.quantize(_CENT, rounding=ROUND_HALF_UP) * 100)
+        return f"{_SHENZHEN_VERIFY}?hash={digest}&bill_num={spec.number}&total_amount={fen}"
+    kind = _QR_TYPE[spec.variant]
+    if spec.variant in _SHUDIAN:
+        # 数电: no 发票代码 or 校验码, and the amount includes tax (价税合计).
+        return f"01,{kind},,{spec.number},{_money(spec.total)},{ymd},,{_qr_tail(spec)}"
+    # Old style: the amount is the pre-tax 合计金额, and the payload ends with a comma.
+    return f"01,{kind},{spec.code},{spec.number},{_money(spec.pretax)},{ymd},{spec.check_code},{_qr_tail(spec)},"
+
+
+def drawn_qr_payload(spec: InvoiceSpec) -> str:
+    """The payload actually drawn: spec.qr_payload if set, else qr_payload(spec)."""
+    return qr_payload(spec) if spec.qr_payload is None else spec.qr_payload
+
+
+def _qr_matrix(payload: str) -> list[list[bool]]:
+    """Dark modules, row by row, from the same encoder QrCodeWidget uses (so PNG and PDF agree)."""
+    code = qrencoder.QRCode(None, getattr(qrencoder.QRErrorCorrectLevel, _QR_LEVEL))
+    code.addData(payload)
+    code.make()
+    return [[bool(module) for module in row] for row in code.modules]
+
+
+def qr_image_png(payload: str, *, box: int = 4) -> bytes:
+    """A PNG of the QR code: box pixels per module, black on white, 4-module quiet zone."""
+    if box < 1:
+        raise ValueError("box must be at least 1 pixel")
+    matrix = _qr_matrix(payload)
+    border = 4  # a standalone image carries the full quiet zone the standard asks for
+    side = len(matrix) + 2 * border
+    img = Image.new("L", (side, side), 255)
+    draw = ImageDraw.Draw(img)
+    for r, row in enumerate(matrix):
+        for c, dark in enumerate(row):
+            if dark:
+                draw.point((c + border, r + border), fill=0)
+    buf = io.BytesIO()
+    img.resize((side * box, side * box), Image.Resampling.NEAREST).convert("1").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _qr(page: _Page, x: float, top: float, size: float) -> None:
+    """The QR code in a size x size box whose top-left corner is (x, top), when the spec wants one."""
+    if not page.spec.qr:
+        return
+    payload = drawn_qr_payload(page.spec)
+    widget = QrCodeWidget(payload, barLevel=_QR_LEVEL, barBorder=_QR_BORDER, barWidth=size, barHeight=size)
+    drawing = Drawing(size, size)
+    drawing.add(widget)
+    y = page.height - top - size
+    page.shapes.append(lambda c: renderPDF.draw(drawing, c, x, y))
+
+
+# ---------------------------------------------------------------------------
 # Public builders
 # ---------------------------------------------------------------------------
 
@@ -918,6 +1014,27 @@ def image_only_pdf() -> bytes:
     buf = io.BytesIO()
     canvas = _new_canvas(buf, _SD_W, _SD_H)
     canvas.drawImage(ImageReader(img), 0, 0, width=_SD_W, height=_SD_H)
+    canvas.showPage()
+    canvas.save()
+    return buf.getvalue()
+
+
+def image_only_invoice_pdf(spec: InvoiceSpec, *, dpi: int = 150) -> bytes:
+    """Page 1 of invoice_pdf(spec) rasterised (pypdfium2) into a one-page image-only PDF, like a scan.
+
+    STSong-Light is not embedded, so the raster shows no CJK glyphs; the QR code is there.
+    """
+    document = pdfium.PdfDocument(invoice_pdf(spec))
+    try:
+        page = document[0]
+        width, height = page.get_size()
+        image = page.render(scale=dpi / 72, grayscale=True).to_pil()
+        page.close()
+    finally:
+        document.close()
+    buf = io.BytesIO()
+    canvas = _new_canvas(buf, width, height)
+    canvas.drawImage(ImageReader(image), 0, 0, width=width, height=height)
     canvas.showPage()
     canvas.save()
     return buf.getvalue()
