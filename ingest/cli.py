@@ -49,7 +49,10 @@ def _settings(config: Path | None) -> Settings:
 
 @app.command()
 def extract(
-    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="invoice files (PDF)")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(metavar="FILE...", help="invoice files: PDF, OFD or 数电 XML (recognised by content)"),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line, in input order")] = False,
     config: ConfigOption = None,
 ) -> None:
