@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pdfplumber
+import pypdfium2 as pdfium
 import pytest
+import zxingcpp
 from hypothesis import given
 from hypothesis import strategies as st
 from invoice_pdf import (
@@ -21,12 +24,17 @@ from invoice_pdf import (
     Party,
     _drawn_texts,  # private: the generator's own list of what it drew
     capital_amount,
+    drawn_qr_payload,
+    image_only_invoice_pdf,
     image_only_pdf,
     invoice_pdf,
     not_invoice_pdf,
+    qr_image_png,
+    qr_payload,
     sample_spec,
     uscc,
 )
+from PIL import Image
 
 SHUDIAN = ("数电普票", "数电专票")
 OLD = ("电子普票(旧)", "电子专票(旧)", "通行费", "区块链")
@@ -385,6 +393,135 @@ def test_image_only_pdf_has_no_text_layer() -> None:
     (page,) = read_pdf(image_only_pdf())
     assert page.chars == ()
     assert page.images == 1
+
+
+# ---------------------------------------------------------------------------
+# QR code
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    x0: float  # bounding box of the symbol in PDF points, pdfplumber-style (top from the top edge)
+    top: float
+    x1: float
+    bottom: float
+
+
+def decode_qr(data: bytes, scale: float = 2.0) -> list[Decoded]:
+    """Every barcode on page 1, rendered as ingest/extract/qr.py renders it."""
+    document = pdfium.PdfDocument(data)
+    try:
+        bitmap = document[0].render(scale=scale, grayscale=True)
+        pixels = memoryview(bitmap.buffer).cast("B", (bitmap.height, bitmap.stride))
+        found = []
+        for barcode in zxingcpp.read_barcodes(pixels):
+            pos = barcode.position
+            xs = [pt.x / scale for pt in (pos.top_left, pos.top_right, pos.bottom_left, pos.bottom_right)]
+            ys = [pt.y / scale for pt in (pos.top_left, pos.top_right, pos.bottom_left, pos.bottom_right)]
+            found.append(Decoded(barcode.text, min(xs), min(ys), max(xs), max(ys)))
+        return found
+    finally:
+        document.close()
+
+
+# Where the QR must sit (invoices.md): the top-left corner of each layout, in points.
+QR_BOX = {"数电": (18.0, 17.0, 75.0, 74.0), "old": (15.0, 5.0, 75.0, 65.0)}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_qr_decodes_to_the_payload_in_the_top_left_corner(variant: str) -> None:
+    spec = sample_spec(variant)
+    (found,) = decode_qr(invoice_pdf(spec))
+    assert found.text == qr_payload(spec) == drawn_qr_payload(spec)
+    x0, top, x1, bottom = QR_BOX["数电" if variant in SHUDIAN else "old"]
+    assert x0 <= found.x0 < found.x1 <= x1
+    assert top <= found.top < found.bottom <= bottom
+    assert found.x1 - found.x0 > 45  # the symbol fills most of its box: real QR codes are ~2 cm
+
+
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [
+        # 数电: no 发票代码 or 校验码; the amount is 价税合计 (tax included).
+        ("数电普票", "01,32,,25117000000012345678,106.00,20250729,,"),
+        ("数电专票", "01,31,,25327000000098765432,1060.00,20250913,,"),
+        # Old style: the amount is the pre-tax 合计金额; 专票 is type 08; a trailing comma follows the tail.
+        ("电子普票(旧)", "01,10,011001900111,51234567,40.71,20190720,12345678901234567890,"),
+        ("电子专票(旧)", "01,08,011002000113,00123456,917.43,20201118,09876543210987654321,"),
+        ("通行费", "01,10,011001800112,31234567,16.50,20180323,11223344556677889900,"),
+    ],
+)
+def test_qr_payload_fields(variant: str, expected: str) -> None:
+    spec = sample_spec(variant)
+    payload = qr_payload(spec)
+    assert payload.startswith(expected)
+    tail = payload.removeprefix(expected)
+    if variant in SHUDIAN:
+        assert len(tail) == 4 and int(tail, 16) >= 0
+    else:
+        assert tail.endswith(",") and len(tail) == 5 and int(tail[:-1], 16) >= 0
+    assert qr_payload(spec) == payload  # deterministic
+    assert qr_payload(sample_spec(variant, number=spec.number[:-1] + "0")) != payload
+
+
+def test_qr_payload_of_blockchain_invoice_is_a_url_with_the_total_in_fen() -> None:
+    spec = sample_spec("区块链")
+    url = urlsplit(qr_payload(spec))
+    assert (url.scheme, url.netloc, url.path) == ("https", "bcfp.shenzhen.chinatax.gov.cn", "/verify/scan")
+    query = {key: value for key, (value,) in parse_qs(url.query).items()}
+    assert set(query) == {"hash", "bill_num", "total_amount"}
+    assert len(query["hash"]) == 64 and int(query["hash"], 16) >= 0
+    assert query["hash"].endswith(spec.check_code)  # the printed 5-hex 校验码 is the hash's tail
+    assert query["bill_num"] == spec.number
+    assert query["total_amount"] == "10000"  # 价税合计 100.00 in fen
+
+
+@pytest.mark.parametrize("variant", ["数电普票", "电子普票(旧)"])
+def test_qr_false_draws_none(variant: str) -> None:
+    data = invoice_pdf(sample_spec(variant, qr=False))
+    assert decode_qr(data) == []
+    assert [p.text for p in read_pdf(data)] == [p.text for p in read(sample_spec(variant))]  # text unchanged
+
+
+@pytest.mark.parametrize("variant", ["数电专票", "通行费"])
+def test_qr_payload_override_is_what_decodes(variant: str) -> None:
+    other = "01,32,,25117000000099999999,1.00,20250101,,ABCD"
+    spec = sample_spec(variant, qr_payload=other)
+    assert [d.text for d in decode_qr(invoice_pdf(spec))] == [other]
+    assert drawn_qr_payload(spec) == other != qr_payload(spec)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_image_only_invoice_pdf_has_no_text_but_its_qr_decodes(variant: str) -> None:
+    spec = sample_spec(variant)
+    data = image_only_invoice_pdf(spec)
+    (page,) = read_pdf(data)
+    assert page.chars == ()
+    assert page.images == 1
+    assert (round(page.width), round(page.height)) == ((595, 397) if variant in SHUDIAN else (609, 394))
+    assert [d.text for d in decode_qr(data)] == [qr_payload(spec)]
+
+
+def test_image_only_invoice_pdf_dpi_sets_the_raster_size() -> None:
+    spec = sample_spec()
+    for dpi in (72, 144):
+        with pdfplumber.open(io.BytesIO(image_only_invoice_pdf(spec, dpi=dpi))) as pdf:
+            (image,) = pdf.pages[0].images
+        width, height = image["srcsize"]
+        # pdfium rounds the bitmap size up to whole pixels
+        assert abs(width - 595.28 * dpi / 72) < 1 and abs(height - 396.85 * dpi / 72) < 1
+
+
+@pytest.mark.parametrize("box", [2, 4, 8])
+def test_qr_image_png_decodes(box: int) -> None:
+    payload = qr_payload(sample_spec("区块链"))
+    with Image.open(io.BytesIO(qr_image_png(payload, box=box))) as image:
+        assert image.format == "PNG"
+        # 49 modules (version 8) plus a 4-module quiet zone on each side
+        assert image.size == (57 * box, 57 * box)
+        assert [b.text for b in zxingcpp.read_barcodes(image.convert("L"))] == [payload]
 
 
 def test_not_invoice_pdf_has_text_but_no_invoice_fields() -> None:

@@ -17,7 +17,7 @@ from io import BytesIO
 from xml.etree.ElementTree import Element
 
 from ingest.extract.fields import detect_variant
-from ingest.extract.normalize import without_spaces
+from ingest.extract.normalize import fold, without_spaces
 from ingest.extract.qr import QrInvoice, read_image_qr
 from ingest.extract.structured import fields_from_values
 from ingest.extract.xml import XmlError, leaf_values, local_name, parse_xml
@@ -60,7 +60,7 @@ def read_ofd(data: bytes, *, limits: OfdLimits = OfdLimits()) -> OfdInvoice:
     templates = _locations(document, "TemplatePage", base)
     texts = package.text_objects(pages + templates)
     values, data_source = _invoice_values(package, document, base, texts)
-    page_text = "\n".join(without_spaces(text) for text in texts.values())
+    page_text = "\n".join(without_spaces(fold(text)) for text in texts.values())
     qr = package.find_qr()
     variant = detect_variant(page_text) or (qr.variant if qr else None)
     if variant is None and values.get("InvoiceCode"):
