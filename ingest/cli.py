@@ -72,7 +72,9 @@ def extract(
             sys.stdout.write(json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n")
             sys.stdout.flush()
     if not as_json:
-        Console(highlight=False).print(_table(results))
+        # Piped into a file or a pager there is no terminal width: keep each invoice on one line.
+        width = None if sys.stdout.isatty() else 240
+        Console(highlight=False, width=width).print(_table(results))
     if any(r.status is Status.ERROR for r in results):
         raise typer.Exit(EXIT_FAILURE)
 
@@ -80,8 +82,12 @@ def extract(
 def _table(results: list[Extraction]) -> Table:
     table = Table(show_lines=False)
     table.add_column("file", overflow="fold")
-    for column in ("status", "variant", "number", "date", "total"):
-        table.add_column(column, no_wrap=column != "number")
+    for column in ("status", "variant"):
+        table.add_column(column, no_wrap=True)
+    # Numbers must stay whole: a person copies them. 20 digits for 数电; code + number for old style.
+    table.add_column("number", min_width=20, overflow="fold")
+    for column in ("date", "total"):
+        table.add_column(column, no_wrap=True)
     table.add_column("seller", overflow="fold")
     table.add_column("problems", overflow="fold", min_width=12)
     for result in results:
