@@ -43,7 +43,7 @@ def tax_id_problem(tax_id: str) -> str | None:
 def problems(fields: InvoiceFields, *, today: date, confirmed: frozenset[str] = frozenset()) -> list[str]:
     """Every reason this invoice needs a person's look; empty when every check passed.
 
-    `confirmed` names the fields a second, independent source (the QR code) agreed on.
+    `confirmed` names the fields an independent source (the QR code) gave or agreed with.
     """
     found: list[str] = []
     variant = fields.variant
