@@ -56,12 +56,10 @@ class PartyLabels:
 
 def read_fields(pages: list[Page]) -> InvoiceFields:
     """Every field the text layer gives; missing ones stay None (validation decides what that means)."""
-    layouts = [PageLayout(page) for page in pages]
-    first = layouts[0]
+    first = PageLayout(pages[0])
     labels = _find_labels(first)
     buyer, seller = _party_labels(first, labels["name"], labels["tax_id"])
-    # 价税合计 and 合计 are printed only on the last page of a multi-page invoice.
-    totals_page = _last_with(layouts, TOTAL_IN_FIGURES) or first
+    totals_page = _totals_page(pages, first)
     totals = _find_labels(totals_page)
     pretax, tax, tax_exempt = _sum_row(totals_page, totals["sum_row"])
     code, number = _digits_after(first, labels["code"]), _digits_after(first, labels["number"])
@@ -118,11 +116,14 @@ def _find_labels(layout: PageLayout) -> dict[str, list[Label]]:
     return labels
 
 
-def _last_with(layouts: list[PageLayout], pattern: re.Pattern[str]) -> PageLayout | None:
-    for layout in reversed(layouts):
-        if pattern.search(layout.text):
+def _totals_page(pages: list[Page], first: PageLayout) -> PageLayout:
+    """价税合计 and 合计 are printed only on the last page of a multi-page invoice: search from the end,
+    laying out only the pages looked at."""
+    for page in reversed(pages[1:]):
+        layout = PageLayout(page)
+        if TOTAL_IN_FIGURES.search(layout.text):
             return layout
-    return None
+    return first
 
 
 def _party_labels(layout: PageLayout, names: list[Label], tax_ids: list[Label]) -> tuple[PartyLabels, PartyLabels]:
