@@ -6,8 +6,9 @@ For every PDF in DIR, in one run and interleaved so both see the same
 machine state: the bare parse (pdfplumber opens the file and counts
 `len(page.chars)` on every page, the least any text-layer reader must do)
 and our whole extraction of the same bytes (parse, layout, fields, QR
-code, merge, validation); the QR step is also timed on its own. Prints the
-median of each over all files and their ratio.
+code, merge, validation, and OCR of scans when Tesseract is installed); the
+QR step is also timed on its own. Prints the median of each over all files
+and their ratio, and the time per scan with and without OCR.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ingest.extract.qr import read_pdf_qr
 from ingest.extract.reader import extract_bytes
+from ingest.extract.tesseract import find_tesseract
 
 
 def bare_parse(data: bytes) -> int:
@@ -47,12 +49,18 @@ def main() -> int:
     files = sorted(p for p in args.folder.iterdir() if p.suffix.lower() == ".pdf")
     today = date.today()
 
+    ocr = find_tesseract()
+
     def ours(data: bytes) -> None:
+        extract_bytes(data, "bench", today=today, ocr=ocr)
+
+    def ours_without_ocr(data: bytes) -> None:
         extract_bytes(data, "bench", today=today)
 
     bare_ms: list[float] = []
     ours_ms: list[float] = []
     qr_ms: list[float] = []
+    scan_ms: list[tuple[float, float]] = []  # (with OCR, without) per scan
     for path in files:
         data = path.read_bytes()
         bare_parse(data)  # warm the caches (fonts, cmaps) once per file for both sides
@@ -65,12 +73,20 @@ def main() -> int:
         bare_ms.append(statistics.median(bare_runs))
         ours_ms.append(statistics.median(our_runs))
         qr_ms.append(statistics.median(qr_runs))
+        if any(p.startswith("read by OCR") for p in extract_bytes(data, "bench", today=today, ocr=ocr).problems):
+            scan_ms.append((statistics.median(our_runs), timed_ms(ours_without_ocr, data)))
     bare, mine = statistics.median(bare_ms), statistics.median(ours_ms)
     print(f"files: {len(files)}, runs per file: {args.repeat}")
     print(f"pdfplumber bare parse: median {bare:.1f} ms per invoice")
     print(f"fapiao extract:        median {mine:.1f} ms per invoice")
     print(f"  of which the QR step:  median {statistics.median(qr_ms):.1f} ms per invoice")
     print(f"ratio: {mine / bare:.2f}x")
+    if scan_ms:
+        with_ocr = statistics.median(t for t, _ in scan_ms)
+        without = statistics.median(t for _, t in scan_ms)
+        print(f"scans read by OCR: {len(scan_ms)}, median {with_ocr:.0f} ms each ({without:.0f} ms without OCR)")
+    else:
+        print(f"scans read by OCR: none ({'no scans in the folder' if ocr else 'Tesseract not installed'})")
     return 0
 
 

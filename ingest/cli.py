@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ingest.config import ConfigError, Settings, load_settings
 from ingest.extract.reader import Limits, extract_path
+from ingest.extract.tesseract import find_tesseract
 from ingest.model import Extraction, Status
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -63,9 +64,10 @@ def extract(
     settings = _settings(config)
     limits = Limits(max_pages=settings.extract.max_pages, max_file_bytes=settings.extract.max_file_mb * 1024 * 1024)
     today = date.today()
+    ocr = find_tesseract() if settings.extract.ocr else None
     results: list[Extraction] = []
     for path in files:
-        result = extract_path(path, today=today, limits=limits)
+        result = extract_path(path, today=today, limits=limits, ocr=ocr)
         results.append(result)
         if as_json:
             # Printed as each file is done, so a long batch shows progress and a pipe sees lines early.

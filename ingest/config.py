@@ -47,6 +47,7 @@ class DatabaseSettings:
 class ExtractSettings:
     max_pages: int = 20
     max_file_mb: int = 50
+    ocr: bool = True  # used only when Tesseract (with chi_sim) is installed
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Settings:
 _SECTIONS: dict[str, dict[str, type]] = {
     "archive": {"root": str, "layout": str},
     "database": {"url": str},
-    "extract": {"max_pages": int, "max_file_mb": int},
+    "extract": {"max_pages": int, "max_file_mb": int, "ocr": bool},
 }
 
 

@@ -1034,7 +1034,8 @@ def image_only_pdf() -> bytes:
 def image_only_invoice_pdf(spec: InvoiceSpec, *, dpi: int = 150) -> bytes:
     """Page 1 of invoice_pdf(spec) rasterised (pypdfium2) into a one-page image-only PDF, like a scan.
 
-    STSong-Light is not embedded, so the raster shows no CJK glyphs; the QR code is there.
+    STSong-Light is not embedded: pdfium draws the Chinese text only when a system CJK font is
+    installed (scripts/test installs fonts-wqy-microhei); the QR code is always there.
     """
     document = pdfium.PdfDocument(invoice_pdf(spec))
     try:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from invoice_pdf import invoice_pdf, not_invoice_pdf, sample_spec
+from invoice_pdf import image_only_invoice_pdf, invoice_pdf, not_invoice_pdf, sample_spec
 
 
 def fapiao(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -55,3 +55,13 @@ def test_table_shows_the_fields_and_the_problems(tmp_path: Path) -> None:
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert fapiao("extract", cwd=tmp_path).returncode == 2
     assert fapiao("no-such-command", cwd=tmp_path).returncode == 2
+
+
+def test_ocr_can_be_turned_off_in_the_config(tmp_path: Path) -> None:
+    (tmp_path / "scan.pdf").write_bytes(image_only_invoice_pdf(sample_spec("数电普票")))
+    (tmp_path / "config.toml").write_text("[extract]\nocr = false\n", encoding="utf-8")
+    completed = fapiao("extract", "--json", "scan.pdf", cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    (result,) = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert result["seller_name"] is None
+    assert any(p.startswith("no OCR (off") for p in result["problems"])

@@ -50,6 +50,8 @@ def test_relative_root_is_taken_from_the_config_folder(tmp_path: Path) -> None:
         ("[extract]\nmax_pages = '20'\n", "[extract] max_pages must be a int, not str"),
         ("[extract]\nmax_pages = true\n", "[extract] max_pages must be a int, not bool"),
         ("[extract]\nmax_pages = 0\n", "max_pages must be at least 1"),
+        ("[extract]\nocr = 1\n", "[extract] ocr must be a bool, not int"),
+        ("[extract]\nocr = 'yes'\n", "[extract] ocr must be a bool, not str"),
         ("[archive]\nlayout = '{year}/{sellr}_{number}'\n", "layout uses {sellr}; available: {year}"),
         ("[archive]\nlayout = '{year}/{seller}'\n", "must contain {number}"),
         ("[archive]\nlayout = '{year/{number}'\n", "is malformed"),

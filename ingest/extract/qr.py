@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, urlsplit
 
-import pypdfium2 as pdfium
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
+from ingest.extract.render import render_first_page
 from ingest.model import Variant
 
 # Where the QR sits: the top left corner on every layout we know (fractions of the page).
-_CORNER_WIDTH, _CORNER_HEIGHT = 0.32, 0.45
+_CORNER = (0.32, 0.45)
 # 2x (144 dpi) gives a vector QR about 8 px per module and keeps a 150-300 dpi scan legible.
 _RENDER_SCALE = 2.0
 _MAX_IMAGE_PIXELS = 25_000_000
@@ -129,34 +128,15 @@ def _decimal(text: str) -> Decimal | None:
 
 def read_pdf_qr(data: bytes) -> QrInvoice | None:
     """The invoice QR on page 1: the top-left corner first, the whole page only if that fails."""
-    try:
-        document = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError:
-        return None
-    try:
-        if len(document) == 0:
+    for corner in (_CORNER, None):
+        image = render_first_page(data, scale=_RENDER_SCALE, corner=corner)
+        if image is None:
             return None
-        page = document[0]
-        try:
-            for payload in _payloads_on(page):
-                found = parse_payload(payload)
-                if found is not None:
-                    return found
-        finally:
-            page.close()
-    finally:
-        document.close()
+        for barcode in zxingcpp.read_barcodes(image, formats=_QR_ONLY):
+            found = parse_payload(barcode.text)
+            if found is not None:
+                return found
     return None
-
-
-def _payloads_on(page: pdfium.PdfPage) -> Iterator[str]:
-    width, height = page.get_size()
-    corner = (0.0, height * (1 - _CORNER_HEIGHT), width * (1 - _CORNER_WIDTH), 0.0)  # cut left, bottom, right, top
-    for crop in (corner, (0.0, 0.0, 0.0, 0.0)):
-        bitmap = page.render(scale=_RENDER_SCALE, crop=crop, grayscale=True)
-        pixels = memoryview(bitmap.buffer).cast("B", (bitmap.height, bitmap.stride))
-        for barcode in zxingcpp.read_barcodes(pixels, formats=_QR_ONLY):
-            yield barcode.text
 
 
 def read_image_qr(data: bytes) -> QrInvoice | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from datetime import date
@@ -10,10 +11,17 @@ from pathlib import Path
 from ingest.extract import pdf, validate
 from ingest.extract.fields import read_fields
 from ingest.extract.merge import Merged, merge_qr, sources_of
+from ingest.extract.ocr import read_ocr_fields
 from ingest.extract.ofd import OfdError, is_ofd_zip, read_ofd
-from ingest.extract.qr import read_pdf_qr
+from ingest.extract.qr import QrInvoice, read_pdf_qr
+from ingest.extract.render import render_first_page
+from ingest.extract.tesseract import OcrError, Tesseract
 from ingest.extract.xml import XmlError, read_digital_xml
 from ingest.model import Extraction, InvoiceFields, Status
+
+# 300 dpi: Tesseract's sweet spot for print-size CJK; lower loses strokes of 12-pixel characters.
+_OCR_SCALE = 300 / 72
+_OCR_FIELDS = ("pretax", "tax", "total", "seller_name", "seller_tax_id", "buyer_name", "buyer_tax_id")
 
 
 @dataclass(frozen=True)
@@ -36,15 +44,20 @@ def sniff(data: bytes) -> str:
     return "unknown"
 
 
-def extract_bytes(data: bytes, name: str, *, today: date, limits: Limits = Limits()) -> Extraction:
-    """Fields of the invoice in `data` (named `name` in messages), with status, reasons and sources."""
+def extract_bytes(
+    data: bytes, name: str, *, today: date, limits: Limits = Limits(), ocr: Tesseract | None = None
+) -> Extraction:
+    """Fields of the invoice in `data` (named `name` in messages), with status, reasons and sources.
+
+    `ocr` reads the pages that have no usable text layer (scans); without it they keep only what the QR says.
+    """
     if not data:
         return Extraction(name, Status.ERROR, ("empty file (0 bytes)",))
     if len(data) > limits.max_file_bytes:
         return _error(name, f"file is {len(data)} bytes, over the {limits.max_file_bytes}-byte limit")
     kind = sniff(data)
     if kind == "pdf":
-        return _from_pdf(data, name, today=today, limits=limits)
+        return _from_pdf(data, name, today=today, limits=limits, ocr=ocr)
     if kind == "ofd":
         return _from_ofd(data, name, today=today)
     if kind == "xml":
@@ -54,7 +67,7 @@ def extract_bytes(data: bytes, name: str, *, today: date, limits: Limits = Limit
     return _error(name, f"not a PDF, OFD or XML file: it starts with {data[:8]!r}")
 
 
-def extract_path(path: Path, *, today: date, limits: Limits = Limits()) -> Extraction:
+def extract_path(path: Path, *, today: date, limits: Limits = Limits(), ocr: Tesseract | None = None) -> Extraction:
     """Like extract_bytes, for a file on disk; a missing or unreadable path is an 'error' result."""
     name = str(path)
     try:
@@ -68,14 +81,14 @@ def extract_path(path: Path, *, today: date, limits: Limits = Limits()) -> Extra
         return _error(name, "no such file")
     except OSError as exc:
         return _error(name, f"cannot read: {os.strerror(exc.errno or 0) or exc}")
-    return extract_bytes(data, name, today=today, limits=limits)
+    return extract_bytes(data, name, today=today, limits=limits, ocr=ocr)
 
 
 def _error(name: str, reason: str) -> Extraction:
     return Extraction(name, Status.ERROR, (reason,))
 
 
-def _from_pdf(data: bytes, name: str, *, today: date, limits: Limits) -> Extraction:
+def _from_pdf(data: bytes, name: str, *, today: date, limits: Limits, ocr: Tesseract | None) -> Extraction:
     try:
         pages = pdf.read_pages(data, max_pages=limits.max_pages)
     except (pdf.EncryptedPdfError, pdf.TooManyPagesError) as exc:
@@ -98,13 +111,45 @@ def _from_pdf(data: bytes, name: str, *, today: date, limits: Limits) -> Extract
         empty = InvoiceFields(pages=len(pages))
         if qr is None:
             return Extraction(name, Status.REVIEW, (reason + " and no QR code found; a person must read it",), empty)
-        return _finish(
-            name, merge_qr(empty, "text", qr), [reason + "; number, date and amount come from the QR code"], today
-        )
+        merged = merge_qr(empty, "text", qr)
+        notes = [reason + "; number, date and amount come from the QR code"]
+        if ocr is None:
+            notes.append("no OCR (off, or Tesseract with chi_sim not installed): names and tax ids are not read")
+        else:
+            merged, ocr_note = _with_ocr(data, merged, qr, ocr)
+            notes.append(ocr_note)
+        return _finish(name, merged, notes, today)
     fields = read_fields(pages)
     if qr is None and fields.variant is None and fields.invoice_number is None and fields.total is None:
         return Extraction(name, Status.NOT_INVOICE, ("no invoice title, number, total or QR code found",), fields)
     return _finish(name, merge_qr(fields, "text", qr), [], today)
+
+
+def _with_ocr(data: bytes, merged: Merged, qr: QrInvoice, ocr: Tesseract) -> tuple[Merged, str]:
+    """Fill the fields the QR code cannot give (names, tax ids, pretax and tax) from OCR of page 1."""
+    image = render_first_page(data, scale=_OCR_SCALE)
+    if image is None:
+        return merged, "OCR skipped: page 1 could not be drawn"
+    try:
+        words = ocr.read_words(image)
+    except OcrError as exc:
+        return merged, f"OCR failed: {exc}"
+    read = read_ocr_fields(
+        words,
+        page_width=image.width,
+        known_total=qr.amount if qr.amount_includes_tax else None,
+        known_pretax=None if qr.amount_includes_tax else qr.amount,
+    )
+    updates = {
+        name: value
+        for name in _OCR_FIELDS
+        if getattr(merged.fields, name) is None and (value := getattr(read, name)) is not None
+    }
+    if not updates:
+        return merged, "OCR read no name, tax id or amount that passed its checks"
+    sources = {**merged.sources, **dict.fromkeys(updates, "ocr")}
+    fields = dataclasses.replace(merged.fields, **updates)
+    return Merged(fields, sources, merged.problems), f"read by OCR, to be checked: {', '.join(updates)}"
 
 
 def _from_ofd(data: bytes, name: str, *, today: date) -> Extraction:
