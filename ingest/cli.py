@@ -12,40 +12,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ingest.config import ConfigError, Settings, load_settings
+from ingest.cli_archive import (
+    archive_app,
+    check_command,
+    find_command,
+    import_command,
+    list_command,
+    review_command,
+    status_command,
+)
+from ingest.cli_common import EXIT_FAILURE, ConfigOption, app, settings_from
 from ingest.extract.reader import Limits, extract_path
 from ingest.extract.tesseract import find_tesseract
 from ingest.model import Extraction, Status
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-app = typer.Typer(
-    name="fapiao",
-    help="Collect Chinese e-invoices (电子发票) from mailboxes and folders into one archive.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", help="config file (default: ./config.toml, then the platform config dir)"),
-]
-
 _STATUS_STYLE = {Status.OK: "green", Status.REVIEW: "yellow", Status.NOT_INVOICE: "dim", Status.ERROR: "red"}
-
-
-@app.callback()
-def _root() -> None:
-    """Collect Chinese e-invoices (电子发票) from mailboxes and folders into one archive."""
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        typer.echo(f"config error: {exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from exc
 
 
 @app.command()
@@ -61,7 +42,7 @@ def extract(
 
     Exit code 1 when a file could not be read at all (status 'error').
     """
-    settings = _settings(config)
+    settings = settings_from(config)
     limits = Limits(max_pages=settings.extract.max_pages, max_file_bytes=settings.extract.max_file_mb * 1024 * 1024)
     today = date.today()
     ocr = find_tesseract() if settings.extract.ocr else None
@@ -108,6 +89,15 @@ def _table(results: list[Extraction]) -> Table:
             "; ".join(result.problems),
         )
     return table
+
+
+app.command("import")(import_command)
+app.command("list")(list_command)
+app.command("find")(find_command)
+app.command("review")(review_command)
+app.command("check")(check_command)
+app.command("status")(status_command)
+app.add_typer(archive_app, name="archive")
 
 
 def main() -> None:

@@ -95,3 +95,13 @@ class Extraction:
             out[name] = value
         out["sources"] = dict(self.sources)
         return out
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A file a source brought in: its bytes and where they came from."""
+
+    source: str  # 'import', 'folder:<path>', 'imap:<account>'
+    source_key: str  # unique within the source: a path, or mailbox/UIDVALIDITY/UID/part
+    name: str  # the file name as it came, for messages and _unrecognized/
+    data: bytes

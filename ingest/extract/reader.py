@@ -34,10 +34,11 @@ class Limits:
 
 def sniff(data: bytes) -> str:
     """'pdf', 'ofd', 'xml', 'zip' or 'unknown', by content: names and declared types lie."""
-    if pdf.looks_like_pdf(data):
-        return "pdf"
+    # Zip first: a zip whose first member is a stored PDF has '%PDF-' in its first kilobyte.
     if data.startswith(b"PK\x03\x04"):
         return "ofd" if is_ofd_zip(data) else "zip"
+    if pdf.looks_like_pdf(data):
+        return "pdf"
     head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"<"):
         return "xml"

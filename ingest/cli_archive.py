@@ -1,0 +1,259 @@
+"""The archive commands: import, list, find, review, check, status, archive relayout."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ingest.cli_common import EXIT_FAILURE, ConfigOption, open_archive, settings_from
+from ingest.extract.reader import Limits
+from ingest.extract.tesseract import find_tesseract
+from ingest.importer import ExtractForImport, import_paths
+from ingest.pipeline import Result
+from ingest.unpack import UnpackLimits
+from storage import ledger
+from storage.archive import Outcome
+from storage.index_csv import fen_to_yuan
+
+archive_app = typer.Typer(help="Maintain the archive tree.", no_args_is_help=True)
+
+_SUMMARY_ORDER = (
+    (Outcome.ARCHIVED, "archived"),
+    (Outcome.REVIEW, "archived for review"),
+    (Outcome.DUPLICATE, "duplicates"),
+    (Outcome.COMPANION, "companions"),
+    (Outcome.CONFLICT, "conflicts"),
+    (Outcome.UNRECOGNIZED, "unrecognized"),
+    (Outcome.SKIPPED, "skipped"),
+    (Outcome.FAILED, "failed"),
+)
+
+
+def _console() -> Console:
+    # Piped into a file there is no terminal width: keep each row on one line.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+
+
+def import_command(
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="files, folders (recursive) and zips")],
+    jobs: Annotated[int, typer.Option("--jobs", min=0, help="extraction processes (0: the CPU count, at most 4)")] = 0,
+    config: ConfigOption = None,
+) -> None:
+    """File every invoice under PATH into the archive, once; a summary at the end.
+
+    Exit code 1 when a file could not be processed (each is listed with its reason).
+    """
+    settings = settings_from(config)
+    archive = open_archive(settings)
+    limits = Limits(max_pages=settings.extract.max_pages, max_file_bytes=settings.extract.max_file_mb * 1024 * 1024)
+    extract = ExtractForImport(date.today(), limits, find_tesseract() if settings.extract.ocr else None)
+    workers = jobs or min(os.cpu_count() or 1, 4)
+    err = Console(stderr=True, highlight=False)
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("import", total=None)
+
+        def advance(result: Result) -> None:
+            # A zip gives several results; the bar counts files on disk.
+            if "!" not in result.name:
+                progress.advance(task)
+
+        summary = import_paths(
+            paths,
+            archive,
+            extract=extract,
+            unpack_limits=UnpackLimits(),
+            workers=workers,
+            on_result=advance,
+            on_total=lambda total: progress.update(task, total=total),
+        )
+    for failure in summary.failures:
+        typer.echo(f"failed: {failure.name}: {failure.filed.reason}", err=True)
+    parts = [f"{summary.counts[outcome]} {label}" for outcome, label in _SUMMARY_ORDER if summary.counts[outcome]]
+    typer.echo("import: " + (", ".join(parts) if parts else "nothing to import") + f" (archive: {archive.root})")
+    if summary.failures:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def list_command(
+    since: Annotated[str | None, typer.Option("--since", help="issued on or after YYYY-MM-DD")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="issued on or before YYYY-MM-DD")] = None,
+    seller: Annotated[str | None, typer.Option("--seller", help="seller name contains this")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="ok or review")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """The archived invoices, by issue date."""
+    archive = open_archive(settings_from(config))
+    views = ledger.list_invoices(
+        archive.engine,
+        since=_date_option(since, "--since"),
+        until=_date_option(until, "--until"),
+        seller=seller,
+        status=status,
+    )
+    if as_json:
+        for view in views:
+            typer.echo(json.dumps(_invoice_json(view), ensure_ascii=False))
+        return
+    _console().print(_invoice_table(views))
+
+
+def find_command(
+    text: Annotated[
+        str, typer.Argument(help="an invoice number (O/0, I/1, spaces tolerated), seller, amount or file name")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Find invoices, and every arrival that matches, with what became of it."""
+    archive = open_archive(settings_from(config))
+    found = ledger.find(archive.engine, text)
+    console = _console()
+    if found.invoices:
+        console.print(_invoice_table(found.invoices))
+    if found.arrivals:
+        table = Table(title="arrivals")
+        for column in ("when", "source", "from", "outcome", "reason"):
+            table.add_column(column, overflow="fold")
+        for arrival in found.arrivals:
+            table.add_row(
+                f"{arrival.last_seen:%Y-%m-%d %H:%M}",
+                arrival.source,
+                arrival.source_key,
+                arrival.outcome,
+                arrival.reason,
+            )
+        console.print(table)
+    if not found.invoices and not found.arrivals:
+        typer.echo(f"nothing matches {text!r}")
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def review_command(config: ConfigOption = None) -> None:
+    """What needs a person, and why."""
+    archive = open_archive(settings_from(config))
+    items = ledger.review(archive.engine)
+    if not items:
+        typer.echo("nothing to review")
+        return
+    table = Table()
+    for column in ("what", "file", "why"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        table.add_row(item.what, item.path, "; ".join(item.reasons))
+    _console().print(table)
+
+
+def check_command(
+    fix: Annotated[
+        bool, typer.Option("--fix", help="repair what is safe: pending placements, temp files, index")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Compare the database with the archive tree. Exit code 1 when they differ."""
+    archive = open_archive(settings_from(config))
+    if fix:
+        for note in archive.fix():
+            typer.echo(f"fixed: {note}")
+    report = archive.check()
+    for label, paths in (
+        ("missing (in the database, not in the tree)", report.missing),
+        ("changed (bytes differ from when filed)", report.changed),
+        ("stray (in the tree, not in the database)", report.strays),
+        ("placement not finished (run check --fix)", report.pending),
+        ("temp file left over (run check --fix)", report.temp_files),
+    ):
+        for path in paths:
+            typer.echo(f"{label}: {path}")
+    if not report.clean:
+        raise typer.Exit(EXIT_FAILURE)
+    typer.echo(f"check: database and tree agree ({archive.root})")
+
+
+def status_command(config: ConfigOption = None) -> None:
+    """Counts of invoices, files and arrivals."""
+    archive = open_archive(settings_from(config))
+    state = ledger.status(archive.engine)
+    typer.echo(f"archive: {archive.root}")
+    typer.echo(f"invoices: {sum(state.invoices_by_status.values())} ({_counts(state.invoices_by_status)})")
+    typer.echo(f"files: {sum(state.files_by_role.values())} ({_counts(state.files_by_role)})")
+    typer.echo(f"arrivals: {sum(state.arrivals_by_outcome.values())} ({_counts(state.arrivals_by_outcome)})")
+    typer.echo(f"last arrival: {state.last_arrival:%Y-%m-%d %H:%M:%S}" if state.last_arrival else "last arrival: none")
+
+
+def _counts(counter: dict[str, int]) -> str:
+    return ", ".join(f"{count} {name}" for name, count in sorted(counter.items())) or "none"
+
+
+def _date_option(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r} is not a date like 2025-07-29", param_hint=option) from exc
+
+
+def _invoice_json(view: ledger.InvoiceView) -> dict[str, object]:
+    invoice = view.invoice
+    return {
+        "invoice_number": invoice.invoice_number,
+        "invoice_code": invoice.invoice_code,
+        "issue_date": invoice.issue_date.isoformat() if invoice.issue_date else None,
+        "total": fen_to_yuan(invoice.total_fen) or None,
+        "seller_name": invoice.seller_name,
+        "status": invoice.status,
+        "path": view.path,
+        "companions": list(view.companions),
+    }
+
+
+def _invoice_table(views: list[ledger.InvoiceView]) -> Table:
+    table = Table()
+    table.add_column("date", no_wrap=True)
+    table.add_column("number", min_width=20, overflow="fold")
+    table.add_column("total", justify="right", no_wrap=True)
+    table.add_column("seller", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("file", overflow="fold")
+    for view in views:
+        invoice = view.invoice
+        number = f"{invoice.invoice_code} {invoice.invoice_number}" if invoice.invoice_code else invoice.invoice_number
+        table.add_row(
+            invoice.issue_date.isoformat() if invoice.issue_date else "",
+            number,
+            fen_to_yuan(invoice.total_fen),
+            invoice.seller_name or "",
+            invoice.status,
+            " + ".join(p for p in (view.path, *view.companions) if p),
+        )
+    return table
+
+
+@archive_app.command("relayout")
+def relayout_command(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show the moves, change nothing")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Move every file to the name the current layout gives it (after a layout change)."""
+    archive = open_archive(settings_from(config))
+    moves = archive.relayout(dry_run=dry_run)
+    for old, new in moves:
+        typer.echo(f"{'would move' if dry_run else 'moved'}: {old} -> {new}")
+    typer.echo(f"relayout: {len(moves)} {'to move' if dry_run else 'moved'}")

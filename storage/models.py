@@ -1,0 +1,76 @@
+"""The database tables (SQLModel). The schema itself is owned by the Alembic migrations in storage/migrations.
+
+Amounts are integers in fen, so sums and comparisons are exact on every database.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Invoice(SQLModel, table=True):
+    """One invoice, however many files and arrivals brought it."""
+
+    __tablename__ = "invoices"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # 'num:<20 digits>' (数电) or 'code:<code>:<number>' (old style, 区块链): what makes two files one invoice.
+    key: str = Field(unique=True, index=True)
+    variant: str | None = None
+    invoice_code: str | None = None
+    invoice_number: str = Field(index=True)
+    issue_date: date | None = Field(default=None, index=True)
+    total_fen: int | None = None
+    pretax_fen: int | None = None
+    tax_fen: int | None = None
+    seller_name: str | None = Field(default=None, index=True)
+    seller_tax_id: str | None = None
+    buyer_name: str | None = None
+    buyer_tax_id: str | None = None
+    check_code: str | None = None
+    status: str  # 'ok' or 'review'
+    problems: str = "[]"  # JSON list of reasons
+    sources: str = "{}"  # JSON: field -> where it came from
+    created_at: datetime
+
+
+class StoredFile(SQLModel, table=True):
+    """One file in the archive tree, known by its bytes."""
+
+    __tablename__ = "stored_files"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(unique=True, index=True)
+    invoice_id: int | None = Field(default=None, foreign_key="invoices.id", index=True)
+    role: str  # 'primary', 'companion', 'conflict' or 'unrecognized'
+    path: str = Field(unique=True)  # relative to the archive root, '/'-separated
+    # 'placing' from the commit that claims the path until the file is renamed into place; then 'placed'.
+    # A crash in between leaves a 'placing' row that recovery finishes or rolls back.
+    state: str
+    temp_name: str | None = None  # the temp file beside `path` while placing
+    size: int
+    kind: str  # 'pdf', 'ofd', 'xml' or 'unknown' (by content)
+    original_name: str
+    created_at: datetime
+
+
+class Arrival(SQLModel, table=True):
+    """One thing that came in from a source, and what became of it: the answer to "where is my invoice?"."""
+
+    __tablename__ = "arrivals"
+    __table_args__ = (UniqueConstraint("source", "source_key", "sha256", name="uq_arrival_source_key_sha"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str  # 'import', 'folder:<path>', 'imap:<account>'
+    source_key: str  # a path ('a.zip!b.pdf' inside zips), or mailbox/UIDVALIDITY/UID/part
+    sha256: str = Field(index=True)  # '' when the bytes could not be read
+    outcome: str  # see storage.archive.Outcome
+    reason: str = ""
+    attempts: int = 1
+    invoice_id: int | None = Field(default=None, foreign_key="invoices.id", index=True)
+    file_id: int | None = Field(default=None, foreign_key="stored_files.id")
+    first_seen: datetime
+    last_seen: datetime
