@@ -21,7 +21,7 @@ from ingest.cli_archive import (
     review_command,
     status_command,
 )
-from ingest.cli_common import EXIT_FAILURE, ConfigOption, app, settings_from
+from ingest.cli_common import EXIT_FAILURE, ConfigOption, app, settings_from, shown
 from ingest.extract.reader import Limits, extract_path
 from ingest.extract.tesseract import find_tesseract
 from ingest.model import Extraction, Status
@@ -79,14 +79,14 @@ def _table(results: list[Extraction]) -> Table:
         if fields.invoice_code:
             number = f"{fields.invoice_code} {number}"
         table.add_row(
-            Path(result.file).name,
+            shown(Path(result.file).name),
             f"[{_STATUS_STYLE[result.status]}]{result.status}[/]",
             str(fields.variant or ""),
             number,
             fields.issue_date.isoformat() if fields.issue_date else "",
             f"{fields.total:.2f}" if fields.total is not None else "",
-            fields.seller_name or "",
-            "; ".join(result.problems),
+            shown(fields.seller_name),
+            shown("; ".join(result.problems)),
         )
     return table
 

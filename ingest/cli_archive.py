@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ingest.cli_common import EXIT_FAILURE, ConfigOption, open_archive, settings_from
+from ingest.cli_common import EXIT_FAILURE, ConfigOption, open_archive, printable, settings_from, shown
 from ingest.extract.reader import Limits
 from ingest.extract.tesseract import find_tesseract
 from ingest.importer import ExtractForImport, import_paths
@@ -84,7 +84,7 @@ def import_command(
             on_total=lambda total: progress.update(task, total=total),
         )
     for failure in summary.failures:
-        typer.echo(f"failed: {failure.name}: {failure.filed.reason}", err=True)
+        typer.echo(f"failed: {printable(failure.name)}: {printable(failure.filed.reason)}", err=True)
     parts = [f"{summary.counts[outcome]} {label}" for outcome, label in _SUMMARY_ORDER if summary.counts[outcome]]
     typer.echo("import: " + (", ".join(parts) if parts else "nothing to import") + f" (archive: {archive.root})")
     if summary.failures:
@@ -156,7 +156,7 @@ def review_command(config: ConfigOption = None) -> None:
     for column in ("what", "file", "why"):
         table.add_column(column, overflow="fold")
     for item in items:
-        table.add_row(item.what, item.path, "; ".join(item.reasons))
+        table.add_row(item.what, shown(item.path), shown("; ".join(item.reasons)))
     _console().print(table)
 
 
@@ -170,7 +170,7 @@ def check_command(
     archive = open_archive(settings_from(config))
     if fix:
         for note in archive.fix():
-            typer.echo(f"fixed: {note}")
+            typer.echo(f"fixed: {printable(note)}")
     report = archive.check()
     for label, paths in (
         ("missing (in the database, not in the tree)", report.missing),
@@ -180,7 +180,7 @@ def check_command(
         ("temp file left over (run check --fix)", report.temp_files),
     ):
         for path in paths:
-            typer.echo(f"{label}: {path}")
+            typer.echo(f"{label}: {printable(path)}")
     if not report.clean:
         raise typer.Exit(EXIT_FAILURE)
     typer.echo(f"check: database and tree agree ({archive.root})")
@@ -194,7 +194,8 @@ def status_command(config: ConfigOption = None) -> None:
     typer.echo(f"invoices: {sum(state.invoices_by_status.values())} ({_counts(state.invoices_by_status)})")
     typer.echo(f"files: {sum(state.files_by_role.values())} ({_counts(state.files_by_role)})")
     typer.echo(f"arrivals: {sum(state.arrivals_by_outcome.values())} ({_counts(state.arrivals_by_outcome)})")
-    typer.echo(f"last arrival: {state.last_arrival:%Y-%m-%d %H:%M:%S}" if state.last_arrival else "last arrival: none")
+    last = f"{state.last_arrival.astimezone():%Y-%m-%d %H:%M:%S}" if state.last_arrival else "none"
+    typer.echo(f"last arrival: {last}")
 
 
 def _counts(counter: dict[str, int]) -> str:
@@ -239,9 +240,9 @@ def _invoice_table(views: list[ledger.InvoiceView]) -> Table:
             invoice.issue_date.isoformat() if invoice.issue_date else "",
             number,
             fen_to_yuan(invoice.total_fen),
-            invoice.seller_name or "",
+            shown(invoice.seller_name),
             invoice.status,
-            " + ".join(p for p in (view.path, *view.companions) if p),
+            shown(" + ".join(p for p in (view.path, *view.companions) if p)),
         )
     return table
 
@@ -255,5 +256,5 @@ def relayout_command(
     archive = open_archive(settings_from(config))
     moves = archive.relayout(dry_run=dry_run)
     for old, new in moves:
-        typer.echo(f"{'would move' if dry_run else 'moved'}: {old} -> {new}")
+        typer.echo(f"{'would move' if dry_run else 'moved'}: {printable(old)} -> {printable(new)}")
     typer.echo(f"relayout: {len(moves)} {'to move' if dry_run else 'moved'}")

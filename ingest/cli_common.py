@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ingest.config import ConfigError, Settings, load_settings
 from storage.archive import Archive
@@ -49,3 +51,16 @@ def open_archive(settings: Settings) -> Archive:
         typer.echo(f"database error: {exc}", err=True)
         raise typer.Exit(EXIT_FAILURE) from exc
     return Archive(settings.archive.root, engine, layout=settings.archive.layout)
+
+
+def printable(text: str | None) -> str:
+    """An untrusted string (a file name, a seller name from a PDF) without control and format characters,
+    which would move the cursor, retitle the window or reorder the line on a terminal."""
+    if not text:
+        return ""
+    return "".join("?" if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
+
+
+def shown(text: str | None) -> str:
+    """`printable`, and escaped for a rich table, where '[...]' would be read as markup."""
+    return escape(printable(text))

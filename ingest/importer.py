@@ -68,13 +68,20 @@ def files_to_import(paths: list[Path], *, archive_root: Path) -> Iterator[Found]
 def _walk(folder: Path, skip: Path) -> Iterator[Found]:
     for current, dirs, names in os.walk(folder, onerror=None):
         here = Path(current)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d) != skip)
+        for linked in sorted(d for d in dirs if (here / d).is_symlink()):
+            yield Found(here / linked, "symbolic link: not followed")
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and (here / d) != skip and not (here / d).is_symlink()
+        )
         for name in sorted(names):
             path = here / name
             if name.startswith((".", TEMP_PREFIX)) or name in ("Thumbs.db", "desktop.ini"):
                 continue
             if path.is_symlink():
                 yield Found(path, "symbolic link: not followed")
+            elif not path.is_file():
+                # A FIFO or device would block or never end when read.
+                yield Found(path, "not a regular file (a pipe, socket or device)")
             else:
                 yield Found(path)
 
