@@ -140,9 +140,12 @@ def _archive(where: str, table: dict[str, Any], base_dir: Path) -> ArchiveSettin
         root = base_dir / root
     layout = table.get("layout", DEFAULT_LAYOUT)
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(layout) if name is not None]
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(layout)]
     except ValueError as exc:
         raise ConfigError(f"{where}: [archive] layout {layout!r} is malformed: {exc}") from exc
+    names = [name for name, _, _ in fields if name is not None]
+    if any(spec or conversion for name, spec, conversion in fields if name is not None):
+        raise ConfigError(f"{where}: [archive] layout {layout!r}: write placeholders plainly, like {{seller}}")
     for name in names:
         if name not in LAYOUT_FIELDS:
             raise ConfigError(

@@ -10,7 +10,7 @@ import json
 import sqlite3
 import zipfile
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -383,3 +383,24 @@ def test_stored_file_rows_hold_the_sha256_of_the_bytes(archive: Archive, tmp_pat
         (stored,) = session.exec(select(StoredFile)).all()
     assert stored.sha256 == sha256_hex(data) and stored.size == len(data) and stored.state == "placed"
     assert json.loads(rows(archive, "select sources from invoices")[0][0])["total"] == "text+qr"
+
+
+def test_a_database_is_copied_before_its_schema_is_changed(tmp_path: Path) -> None:
+    from storage.db import DatabaseError, upgrade
+
+    path = tmp_path / "fapiao.db"
+    engine = open_database(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO arrivals (source, source_key, sha256, outcome, reason, attempts, "
+            "first_seen, last_seen) VALUES ('import', 'x', '', 'failed', 'r', 1, '', '')"
+        )
+        # A revision this program does not know (a database from a newer version, say).
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0000old'")
+    with pytest.raises(DatabaseError, match="schema upgrade from 0000old failed") as raised:
+        upgrade(engine, now=lambda: datetime(2026, 1, 2, 3, 4, 5))
+    copy = tmp_path / "fapiao.before-0000old-20260102-030405.db"
+    assert str(copy) in str(raised.value)
+    with sqlite3.connect(copy) as db:
+        assert db.execute("select source_key from arrivals").fetchall() == [("x",)]
+    engine.dispose()

@@ -55,6 +55,8 @@ def test_relative_root_is_taken_from_the_config_folder(tmp_path: Path) -> None:
         ("[archive]\nlayout = '{year}/{sellr}_{number}'\n", "layout uses {sellr}; available: {year}"),
         ("[archive]\nlayout = '{year}/{seller}'\n", "must contain {number}"),
         ("[archive]\nlayout = '{year/{number}'\n", "is malformed"),
+        ("[archive]\nlayout = '{number:>30}'\n", "write placeholders plainly"),
+        ("[archive]\nlayout = '{number!r}'\n", "write placeholders plainly"),
         ("archive = 3\n", "[archive] must be a table"),
         ("[archive\n", "not valid TOML"),
     ],
