@@ -46,10 +46,15 @@ def create_db_engine(url: str) -> Engine:
         raise DatabaseError(f"cannot create the database folder {path.parent}: {exc.strerror or exc}") from exc
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_pragmas)
+    # Python's sqlite3 commits before every CREATE or ALTER on its own, so a migration killed halfway
+    # would leave tables without their revision. With the driver's own transaction handling off and
+    # BEGIN issued here, a schema change commits whole or not at all.
+    event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN"))
     return engine
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    connection.isolation_level = None  # see create_db_engine: SQLAlchemy issues BEGIN itself
     cursor = connection.cursor()
     for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
         cursor.execute(f"PRAGMA {pragma}")
