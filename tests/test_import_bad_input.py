@@ -184,3 +184,15 @@ def test_a_full_disk_fails_the_invoices_that_do_not_fit_and_keeps_the_rest(
     finally:
         if mounted:
             subprocess.run(["umount", str(root)], check=False)
+
+
+def test_a_file_that_fails_to_read_is_a_failure_with_its_reason_and_the_rest_is_filed(
+    archive: Archive, tmp_path: Path
+) -> None:
+    # /proc/self/mem is a regular file whose read at offset 0 fails (EIO) for every user, root included,
+    # so the read error is real without needing an unprivileged account.
+    good = tmp_path / "good.pdf"
+    good.write_bytes(invoice_pdf(sample_spec("数电普票")))
+    summary = run_import(archive, Path("/proc/self/mem"), good)
+    assert summary.counts == {Outcome.FAILED: 1, Outcome.ARCHIVED: 1}
+    assert [f.filed.reason for f in summary.failures] == ["cannot read: Input/output error"]
