@@ -3,7 +3,8 @@
 # Without them the tests that need them are skipped locally and fail under CI=true.
 #   tesseract-ocr, tesseract-ocr-chi-sim  OCR of scanned invoices
 #   fonts-wqy-microhei                    a CJK font, so generated scans show Chinese text
-system_packages=(tesseract-ocr tesseract-ocr-chi-sim fonts-wqy-microhei)
+#   postgresql                            a server the storage tests start on loopback (not the system one)
+system_packages=(tesseract-ocr tesseract-ocr-chi-sim fonts-wqy-microhei postgresql)
 
 install_system_packages() {
   local missing=() package

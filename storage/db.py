@@ -39,7 +39,11 @@ def create_db_engine(url: str) -> Engine:
     """An engine for `url`; a SQLite file's folder is created and the pragmas are set on every connection."""
     path = sqlite_path(url)
     if path is None:
-        return create_engine(url, pool_pre_ping=True)
+        parsed = make_url(url)
+        if parsed.drivername == "postgresql":
+            # A plain postgresql:// URL means psycopg 3 (the `postgres` extra), not SQLAlchemy's psycopg2 default.
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
