@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ingest.cli_archive import (
@@ -21,9 +20,17 @@ from ingest.cli_archive import (
     review_command,
     status_command,
 )
-from ingest.cli_common import EXIT_FAILURE, ConfigOption, app, settings_from, shown
-from ingest.extract.reader import Limits, extract_path
-from ingest.extract.tesseract import find_tesseract
+from ingest.cli_common import (
+    EXIT_FAILURE,
+    ConfigOption,
+    app,
+    extract_limits,
+    ocr_reader,
+    settings_from,
+    shown,
+    stdout_console,
+)
+from ingest.extract.reader import extract_path
 from ingest.model import Extraction, Status
 
 _STATUS_STYLE = {Status.OK: "green", Status.REVIEW: "yellow", Status.NOT_INVOICE: "dim", Status.ERROR: "red"}
@@ -43,9 +50,9 @@ def extract(
     Exit code 1 when a file could not be read at all (status 'error').
     """
     settings = settings_from(config)
-    limits = Limits(max_pages=settings.extract.max_pages, max_file_bytes=settings.extract.max_file_mb * 1024 * 1024)
+    limits = extract_limits(settings)
     today = date.today()
-    ocr = find_tesseract() if settings.extract.ocr else None
+    ocr = ocr_reader(settings)
     results: list[Extraction] = []
     for path in files:
         result = extract_path(path, today=today, limits=limits, ocr=ocr)
@@ -55,9 +62,7 @@ def extract(
             sys.stdout.write(json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n")
             sys.stdout.flush()
     if not as_json:
-        # Piped into a file or a pager there is no terminal width: keep each invoice on one line.
-        width = None if sys.stdout.isatty() else 240
-        Console(highlight=False, width=width).print(_table(results))
+        stdout_console().print(_table(results))
     if any(r.status is Status.ERROR for r in results):
         raise typer.Exit(EXIT_FAILURE)
 

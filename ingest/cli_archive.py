@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -14,9 +13,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ingest.cli_common import EXIT_FAILURE, ConfigOption, open_archive, printable, settings_from, shown
-from ingest.extract.reader import Limits
-from ingest.extract.tesseract import find_tesseract
+from ingest.cli_common import (
+    EXIT_FAILURE,
+    ConfigOption,
+    extract_limits,
+    ocr_reader,
+    open_archive,
+    printable,
+    settings_from,
+    shown,
+    stdout_console,
+)
 from ingest.importer import ExtractForImport, import_paths
 from ingest.pipeline import Result
 from ingest.unpack import UnpackLimits
@@ -38,11 +45,6 @@ _SUMMARY_ORDER = (
 )
 
 
-def _console() -> Console:
-    # Piped into a file there is no terminal width: keep each row on one line.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 240)
-
-
 def import_command(
     paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="files, folders (recursive) and zips")],
     jobs: Annotated[int, typer.Option("--jobs", min=0, help="extraction processes (0: the CPU count, at most 4)")] = 0,
@@ -54,8 +56,7 @@ def import_command(
     """
     settings = settings_from(config)
     archive = open_archive(settings)
-    limits = Limits(max_pages=settings.extract.max_pages, max_file_bytes=settings.extract.max_file_mb * 1024 * 1024)
-    extract = ExtractForImport(date.today(), limits, find_tesseract() if settings.extract.ocr else None)
+    extract = ExtractForImport(date.today(), extract_limits(settings), ocr_reader(settings))
     workers = jobs or min(os.cpu_count() or 1, 4)
     err = Console(stderr=True, highlight=False)
     with Progress(
@@ -112,7 +113,7 @@ def list_command(
         for view in views:
             typer.echo(json.dumps(_invoice_json(view), ensure_ascii=False))
         return
-    _console().print(_invoice_table(views))
+    stdout_console().print(_invoice_table(views))
 
 
 def find_command(
@@ -124,7 +125,7 @@ def find_command(
     """Find invoices, and every arrival that matches, with what became of it."""
     archive = open_archive(settings_from(config))
     found = ledger.find(archive.engine, text)
-    console = _console()
+    console = stdout_console()
     if found.invoices:
         console.print(_invoice_table(found.invoices))
     if found.arrivals:
@@ -157,7 +158,7 @@ def review_command(config: ConfigOption = None) -> None:
         table.add_column(column, overflow="fold")
     for item in items:
         table.add_row(item.what, shown(item.path), shown("; ".join(item.reasons)))
-    _console().print(table)
+    stdout_console().print(table)
 
 
 def check_command(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 
 from ingest.config import ConfigError, Settings, load_settings
+from ingest.extract.reader import Limits
+from ingest.extract.tesseract import Tesseract, find_tesseract
 from storage.archive import Archive
 from storage.db import DatabaseError, open_database
 
@@ -41,6 +45,20 @@ def settings_from(config: Path | None) -> Settings:
     except ConfigError as exc:
         typer.echo(f"config error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
+
+
+def extract_limits(settings: Settings) -> Limits:
+    return Limits(max_pages=settings.extract.max_pages, max_file_bytes=settings.extract.max_file_mb * 1024 * 1024)
+
+
+def ocr_reader(settings: Settings) -> Tesseract | None:
+    """Tesseract when OCR is on and it is installed with the languages invoices need."""
+    return find_tesseract() if settings.extract.ocr else None
+
+
+def stdout_console() -> Console:
+    # Piped into a file or a pager there is no terminal width: keep each row on one line.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 240)
 
 
 def open_archive(settings: Settings) -> Archive:

@@ -11,19 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-LAYOUT_FIELDS = (
-    "year",
-    "month",
-    "day",
-    "date",
-    "seller",
-    "seller_tax_id",
-    "buyer",
-    "total",
-    "number",
-    "code",
-    "variant",
-)
+from storage.paths import PLACEHOLDERS
+
+LAYOUT_FIELDS = PLACEHOLDERS  # the archive renders exactly these
 DEFAULT_LAYOUT = "{year}/{year}-{month}/{date}_{seller}_{total}_{number}"
 DEFAULT_ROOT = "~/发票"
 

@@ -7,7 +7,6 @@ runs inline.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 from collections import Counter, deque
@@ -22,7 +21,7 @@ from ingest.extract.tesseract import Tesseract
 from ingest.model import Candidate, Extraction
 from ingest.pipeline import INVOICE_KINDS, Extractor, Result, process
 from ingest.unpack import UnpackLimits, unpack
-from storage.archive import Archive, ArrivalKey, Filed, Outcome, sha256_hex
+from storage.archive import Archive, ArrivalKey, Outcome, sha256_hex
 from storage.atomic import TEMP_PREFIX
 
 SOURCE = "import"
@@ -184,7 +183,7 @@ class _Prefetcher:
                 self.futures[digest] = self.executor.submit(self.extract, part.data, part.name)
 
     def __call__(self, data: bytes, name: str) -> Extraction:
-        future = self.futures.pop(hashlib.sha256(data).hexdigest(), None)
+        future = self.futures.pop(sha256_hex(data), None)
         return future.result() if future is not None else self.extract(data, name)
 
     def close(self) -> None:
@@ -201,6 +200,3 @@ class ExtractForImport:
 
     def __call__(self, data: bytes, name: str) -> Extraction:
         return extract_bytes(data, name, today=self.today, limits=self.limits, ocr=self.ocr)
-
-
-__all__ = ["ExtractForImport", "Filed", "ImportSummary", "import_paths"]

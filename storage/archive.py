@@ -179,8 +179,7 @@ class Archive:
                 self._arrive(session, arriving.key, Outcome.DUPLICATE, reason, invoice_id=existing.id)
                 session.commit()
             return Filed(Outcome.DUPLICATE, same_kind.path if same_kind else None, reason)
-        stem = PurePosixPath(primary.path)
-        stem = stem.with_name(stem.name[: -len(stem.suffix)] if stem.suffix else stem.name)
+        stem = PurePosixPath(primary.path).with_suffix("")
         reason = f"{arriving.kind.upper()} of the invoice in {primary.path}"
         return self._place_new(
             arriving,
@@ -212,13 +211,10 @@ class Archive:
             return self.record_failure(arriving.key, str(exc))
         now = self.now()
         with Session(self.engine) as session:
-            folder_prefix = "" if relative.parent == PurePosixPath(".") else f"{relative.parent}/"
-            taken = set(
-                session.exec(select(StoredFile.path).where(col(StoredFile.path).startswith(folder_prefix))).all()
-            )
             for attempt in range(1, 10_000):
                 path = _with_extension(with_clash_suffix(relative, attempt), extension)
-                if str(path) not in taken and not (self.root / path).exists():
+                claimed = session.exec(select(StoredFile.id).where(StoredFile.path == str(path))).first()
+                if claimed is None and not (self.root / path).exists():
                     break
             invoice_id = invoice if isinstance(invoice, int) or invoice is None else self._add_invoice(session, invoice)
             stored = StoredFile(
@@ -387,16 +383,17 @@ class Archive:
                     report.missing.append(stored.path)
                 elif path.stat().st_size != stored.size or _file_sha256(path) != stored.sha256:
                     report.changed.append(stored.path)
-        report.temp_files = sorted(str(t.relative_to(self.root)) for t in self.temp_files())
         for folder, dirs, names in os.walk(self.root):
             here = Path(folder)
             if here == self.root:
                 dirs[:] = [d for d in dirs if d != STATE_FOLDER]
             for name in names:
                 relative = (here / name).relative_to(self.root).as_posix()
-                if relative == INDEX_NAME or name.startswith(TEMP_PREFIX) or relative in known:
-                    continue
-                report.strays.append(relative)
+                if name.startswith(TEMP_PREFIX):
+                    report.temp_files.append(relative)
+                elif relative != INDEX_NAME and relative not in known:
+                    report.strays.append(relative)
+        report.temp_files.sort()
         report.strays.sort()
         return report
 

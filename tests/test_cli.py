@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from cli_run import fapiao
 from invoice_pdf import image_only_invoice_pdf, invoice_pdf, not_invoice_pdf, sample_spec
-
-
-def fapiao(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ingest.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
-    )
 
 
 def test_json_lines_come_in_input_order(tmp_path: Path) -> None:

@@ -7,13 +7,13 @@ import io
 import os
 import sqlite3
 import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+from cli_run import fapiao
 from invoice_pdf import invoice_pdf, not_invoice_pdf, sample_spec
 
 from ingest.extract.reader import Limits
@@ -121,14 +121,7 @@ def test_a_control_character_file_name_is_printed_clean_by_the_cli(tmp_path: Pat
     (tmp_path / "config.toml").write_text(f'[archive]\nroot = "{tmp_path / "archive"}"\n', encoding="utf-8")
     (tmp_path / "in").mkdir()
     os.mkfifo(tmp_path / "in" / "\x1b[2Jclear.pdf")
-    completed = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "import", "in"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    completed = fapiao("import", "in", cwd=tmp_path)
     assert completed.returncode == 1
     assert "\x1b" not in completed.stderr and "?[2Jclear.pdf" in completed.stderr
 
