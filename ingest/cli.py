@@ -30,6 +30,7 @@ from ingest.cli_common import (
     shown,
     stdout_console,
 )
+from ingest.cli_daemon import init_command, run_command
 from ingest.extract.reader import extract_path
 from ingest.model import Extraction, Status
 
@@ -96,6 +97,8 @@ def _table(results: list[Extraction]) -> Table:
     return table
 
 
+app.command("init")(init_command)
+app.command("run")(run_command)
 app.command("import")(import_command)
 app.command("list")(list_command)
 app.command("find")(find_command)

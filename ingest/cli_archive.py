@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -19,17 +19,19 @@ from ingest.cli_common import (
     extract_limits,
     ocr_reader,
     open_archive,
-    printable,
     settings_from,
     shown,
     stdout_console,
 )
+from ingest.daemon_status import DaemonStatus, read_status
 from ingest.importer import ExtractForImport, import_paths
+from ingest.logs import printable
 from ingest.pipeline import Result
 from ingest.unpack import UnpackLimits
 from storage import ledger
-from storage.archive import Outcome
+from storage.archive import STATE_FOLDER, Outcome
 from storage.index_csv import fen_to_yuan
+from storage.source_files import SourceFiles
 
 archive_app = typer.Typer(help="Maintain the archive tree.", no_args_is_help=True)
 
@@ -188,8 +190,9 @@ def check_command(
 
 
 def status_command(config: ConfigOption = None) -> None:
-    """Counts of invoices, files and arrivals."""
-    archive = open_archive(settings_from(config))
+    """The daemon and its sources (state, queue, counts, last error), and counts of invoices, files, arrivals."""
+    settings = settings_from(config)
+    archive = open_archive(settings)
     state = ledger.status(archive.engine)
     typer.echo(f"archive: {archive.root}")
     typer.echo(f"invoices: {sum(state.invoices_by_status.values())} ({_counts(state.invoices_by_status)})")
@@ -197,6 +200,40 @@ def status_command(config: ConfigOption = None) -> None:
     typer.echo(f"arrivals: {sum(state.arrivals_by_outcome.values())} ({_counts(state.arrivals_by_outcome)})")
     last = f"{state.last_arrival.astimezone():%Y-%m-%d %H:%M:%S}" if state.last_arrival else "none"
     typer.echo(f"last arrival: {last}")
+    for line in daemon_lines(read_status(archive.root / STATE_FOLDER), datetime.now(UTC)):
+        typer.echo(printable(line))
+    files = SourceFiles(archive.engine)
+    for watch in settings.watches:
+        source = f"folder:{watch.path}"
+        for path, file_state, reason in files.problems(source):
+            typer.echo(printable(f"  {file_state}: {path}: {reason}"))
+
+
+def daemon_lines(status: DaemonStatus | None, now: datetime) -> list[str]:
+    """The daemon's part of `fapiao status`, from the file it keeps up to date."""
+    if status is None:
+        return ["daemon: has not run here"]
+    state = status.state(now)
+    since = _local(status.stopped_at if state == "stopped" else status.started_at)
+    lines = [
+        f"daemon: {state} (pid {status.pid}, {'stopped at' if state == 'stopped' else 'since'} {since}, "
+        f"last update {_local(status.updated_at)})",
+        f"queue: {status.queue} waiting{', storing one now' if status.busy else ''}",
+    ]
+    for source in status.sources:
+        outcomes = ", ".join(f"{count} {name}" for name, count in source.outcomes.items()) or "nothing yet"
+        scanned = f", last scan {_local(source.last_scan)}" if source.last_scan else ""
+        lines.append(
+            f"source {source.name}: {source.state}; {source.settling} settling, {source.queued} queued; "
+            f"taken since start: {outcomes}{scanned}"
+        )
+        if source.last_error:
+            lines.append(f"  last error ({_local(source.last_error_at)}): {source.last_error}")
+    return lines
+
+
+def _local(iso: str | None) -> str:
+    return f"{datetime.fromisoformat(iso).astimezone():%Y-%m-%d %H:%M:%S}" if iso else "?"
 
 
 def _counts(counter: dict[str, int]) -> str:

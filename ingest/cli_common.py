@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import unicodedata
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from rich.markup import escape
 from ingest.config import ConfigError, Settings, load_settings
 from ingest.extract.reader import Limits
 from ingest.extract.tesseract import Tesseract, find_tesseract
+from ingest.logs import printable
 from storage.archive import Archive
 from storage.db import DatabaseError, open_database
 
@@ -69,14 +69,6 @@ def open_archive(settings: Settings) -> Archive:
         typer.echo(f"database error: {exc}", err=True)
         raise typer.Exit(EXIT_FAILURE) from exc
     return Archive(settings.archive.root, engine, layout=settings.archive.layout)
-
-
-def printable(text: str | None) -> str:
-    """An untrusted string (a file name, a seller name from a PDF) without control and format characters,
-    which would move the cursor, retitle the window or reorder the line on a terminal."""
-    if not text:
-        return ""
-    return "".join("?" if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
 
 
 def shown(text: str | None) -> str:

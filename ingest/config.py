@@ -41,10 +41,43 @@ class ExtractSettings:
 
 
 @dataclass(frozen=True)
+class AfterAction:
+    """What happens to a dropped file once everything in it is safely in the archive."""
+
+    kind: str = "keep"  # 'keep', 'delete' or 'move'
+    folder: Path | None = None  # the target of 'move'
+
+    def __str__(self) -> str:
+        return f"move:{self.folder}" if self.kind == "move" else self.kind
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """One [[watch]] folder."""
+
+    path: Path
+    after: AfterAction = field(default_factory=AfterAction)
+    # Network shares and some NAS mounts send no change events: look at the folder every poll_seconds instead.
+    polling: bool = False
+    poll_seconds: float = 5.0
+    # A file is taken once its size and modification time have not changed for this long.
+    settle_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    rescan_minutes: float = 10.0  # the safety net for change events a watcher missed
+    max_attempts: int = 5  # a file that failed this often waits until it changes
+    log_file: Path | None = None  # None: standard output (journald, Docker and cron collect it there)
+
+
+@dataclass(frozen=True)
 class Settings:
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     extract: ExtractSettings = field(default_factory=ExtractSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    watches: tuple[WatchSettings, ...] = ()
     source: Path | None = None  # the file these came from; None for the built-in defaults
 
     @property
@@ -54,10 +87,21 @@ class Settings:
         return f"sqlite:///{self.archive.root / '.fapiao' / 'fapiao.db'}"
 
 
-_SECTIONS: dict[str, dict[str, type]] = {
+_SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "archive": {"root": str, "layout": str},
     "database": {"url": str},
     "extract": {"max_pages": int, "max_file_mb": int, "ocr": bool},
+    "daemon": {"rescan_minutes": (int, float), "max_attempts": int, "log_file": str},
+}
+# Arrays of tables: [[watch]] may appear any number of times.
+_LISTS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "watch": {
+        "path": str,
+        "after": str,
+        "polling": bool,
+        "poll_seconds": (int, float),
+        "settle_seconds": (int, float),
+    },
 }
 
 
@@ -96,38 +140,110 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] = os.envir
 def parse_settings(document: Mapping[str, Any], *, base_dir: Path, source: Path | None = None) -> Settings:
     """Validate a parsed TOML document; relative paths are taken from `base_dir` (the config's folder)."""
     where = str(source) if source else "config"
-    unknown = sorted(set(document) - set(_SECTIONS))
+    known = [*_SECTIONS, *(f"[{name}]" for name in _LISTS)]
+    unknown = sorted(set(document) - set(_SECTIONS) - set(_LISTS))
     if unknown:
-        raise ConfigError(f"{where}: unknown section [{unknown[0]}]; known sections: {', '.join(_SECTIONS)}")
+        raise ConfigError(f"{where}: unknown section [{unknown[0]}]; known sections: {', '.join(known)}")
     values: dict[str, dict[str, Any]] = {}
     for section, allowed in _SECTIONS.items():
         table = document.get(section, {})
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: [{section}] must be a table")
-        values[section] = _check_table(where, section, table, allowed)
+        values[section] = _check_table(where, f"[{section}]", table, allowed)
     archive = _archive(where, values["archive"], base_dir)
     extract = ExtractSettings(**values["extract"])
     for name in ("max_pages", "max_file_mb"):
         if getattr(extract, name) < 1:
             raise ConfigError(f"{where}: [extract] {name} must be at least 1")
-    return Settings(archive=archive, database=DatabaseSettings(**values["database"]), extract=extract, source=source)
+    watches = _watches(where, document.get("watch", []), base_dir, archive.root)
+    return Settings(
+        archive=archive,
+        database=DatabaseSettings(**values["database"]),
+        extract=extract,
+        daemon=_daemon(where, values["daemon"], base_dir),
+        watches=watches,
+        source=source,
+    )
 
 
-def _check_table(where: str, section: str, table: Mapping[str, Any], allowed: dict[str, type]) -> dict[str, Any]:
+def _check_table(
+    where: str, section: str, table: Mapping[str, Any], allowed: Mapping[str, type | tuple[type, ...]]
+) -> dict[str, Any]:
     for key, value in table.items():
         if key not in allowed:
-            raise ConfigError(f"{where}: unknown key '{key}' in [{section}]; allowed: {', '.join(allowed)}")
+            raise ConfigError(f"{where}: unknown key '{key}' in {section}; allowed: {', '.join(allowed)}")
         expected = allowed[key]
         # TOML booleans are ints in Python; a `true` where a number belongs is still a mistake.
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ConfigError(f"{where}: [{section}] {key} must be a {expected.__name__}, not {type(value).__name__}")
+        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+            wanted = "number" if isinstance(expected, tuple) else expected.__name__
+            raise ConfigError(f"{where}: {section} {key} must be a {wanted}, not {type(value).__name__}")
     return dict(table)
 
 
+def _path(text: str, base_dir: Path) -> Path:
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
+def _daemon(where: str, table: dict[str, Any], base_dir: Path) -> DaemonSettings:
+    settings = DaemonSettings(
+        rescan_minutes=float(table.get("rescan_minutes", DaemonSettings.rescan_minutes)),
+        max_attempts=table.get("max_attempts", DaemonSettings.max_attempts),
+        log_file=_path(table["log_file"], base_dir) if table.get("log_file") else None,
+    )
+    if settings.rescan_minutes <= 0:
+        raise ConfigError(f"{where}: [daemon] rescan_minutes must be more than 0")
+    if settings.max_attempts < 1:
+        raise ConfigError(f"{where}: [daemon] max_attempts must be at least 1")
+    return settings
+
+
+def _watches(where: str, tables: Any, base_dir: Path, archive_root: Path) -> tuple[WatchSettings, ...]:
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{where}: watch folders are written [[watch]] (with two brackets), one per folder")
+    watches: list[WatchSettings] = []
+    for number, table in enumerate(tables, start=1):
+        section = f"[[watch]] #{number}"
+        _check_table(where, section, table, _LISTS["watch"])
+        if not table.get("path"):
+            raise ConfigError(f"{where}: {section} needs a path, the folder to watch")
+        path = _path(table["path"], base_dir)
+        watch = WatchSettings(
+            path=path,
+            after=_after_action(where, section, table.get("after", "keep"), base_dir),
+            polling=table.get("polling", False),
+            poll_seconds=float(table.get("poll_seconds", WatchSettings.poll_seconds)),
+            settle_seconds=float(table.get("settle_seconds", WatchSettings.settle_seconds)),
+        )
+        if watch.poll_seconds <= 0 or watch.settle_seconds < 0:
+            raise ConfigError(f"{where}: {section} poll_seconds must be more than 0 and settle_seconds not negative")
+        _no_overlap(where, section, path, archive_root, "the archive root")
+        if watch.after.folder is not None:
+            _no_overlap(where, section, watch.after.folder, path, "the watched folder")
+            _no_overlap(where, section, watch.after.folder, archive_root, "the archive root")
+        for other in watches:
+            _no_overlap(where, section, path, other.path, "another watched folder")
+        watches.append(watch)
+    return tuple(watches)
+
+
+def _after_action(where: str, section: str, text: str, base_dir: Path) -> AfterAction:
+    if text in ("keep", "delete"):
+        return AfterAction(text)
+    if text.startswith("move:") and text[len("move:") :].strip():
+        return AfterAction("move", _path(text[len("move:") :].strip(), base_dir))
+    raise ConfigError(f"{where}: {section} after = {text!r}; choose keep, delete or move:<folder>")
+
+
+def _no_overlap(where: str, section: str, path: Path, other: Path, what: str) -> None:
+    """Two folders where one holds the other would feed files round in a loop (or delete archived ones)."""
+    a, b = path.resolve(), other.resolve()
+    if a == b or a.is_relative_to(b) or b.is_relative_to(a):
+        raise ConfigError(f"{where}: {section}: {path} overlaps {what} ({other}); use separate folders")
+
+
 def _archive(where: str, table: dict[str, Any], base_dir: Path) -> ArchiveSettings:
-    root = Path(table.get("root", DEFAULT_ROOT)).expanduser()
-    if not root.is_absolute():
-        root = base_dir / root
+    root = _path(table.get("root", DEFAULT_ROOT), base_dir)
     layout = table.get("layout", DEFAULT_LAYOUT)
     try:
         fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(layout)]

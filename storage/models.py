@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -74,3 +74,23 @@ class Arrival(SQLModel, table=True):
     file_id: int | None = Field(default=None, foreign_key="stored_files.id")
     first_seen: datetime
     last_seen: datetime
+
+
+class SourceFile(SQLModel, table=True):
+    """A file a watched folder handed over, remembered by path, size and modification time, so that a
+    restart or a rescan does not read it again; and, for a file that failed, when to try it next."""
+
+    __tablename__ = "source_files"
+    __table_args__ = (UniqueConstraint("source", "path", name="uq_source_file_path"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str  # 'folder:<path>'
+    path: str
+    size: int = Field(sa_type=BigInteger)
+    mtime_ns: int = Field(sa_type=BigInteger)  # nanoseconds since 1970: past 32 bits
+    sha256: str
+    state: str  # 'done', 'retry' (failed; tried again at next_try) or 'quarantined' (failed too often)
+    attempts: int = 0  # failures in a row
+    reason: str = ""
+    next_try: datetime | None = None
+    updated: datetime

@@ -1,0 +1,185 @@
+"""`fapiao run`: wiring only. Sources feed one ingest worker through a queue; the scheduler runs the
+periodic jobs; a stop request (SIGTERM, SIGINT) lets the current item finish and exits cleanly.
+
+Everything still waiting in the queue at a stop is taken again at the next
+start: the startup scan finds those files, since they were never marked done.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from ingest.config import Settings
+from ingest.daemon_status import HEARTBEAT_SECONDS, DaemonStatus, SourceStatus, write_status
+from ingest.extract.reader import Limits, extract_bytes
+from ingest.extract.tesseract import Tesseract
+from ingest.logs import printable
+from ingest.model import Extraction
+from ingest.scheduler import Scheduler
+from ingest.sources.folder import FolderSource
+from ingest.unpack import UnpackLimits
+from ingest.worker import Intake, Worker
+from storage.archive import STATE_FOLDER, Archive, Outcome
+from storage.source_files import SourceFiles
+
+log = logging.getLogger("fapiao")
+
+TICK_SECONDS = 0.1  # how often settled files are looked for; well under any settle time
+STATUS_SECONDS = 2.0  # the status file is rewritten this often while things change
+# `--once` waits this long past the settle time for files still being written, then leaves them for next time.
+ONCE_PATIENCE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class ExtractNow:
+    """The extractor for a long-running process: 'today' (which bounds plausible issue dates) is read
+    at each call, not fixed when the daemon started months ago."""
+
+    limits: Limits
+    ocr: Tesseract | None
+
+    def __call__(self, data: bytes, name: str) -> Extraction:
+        return extract_bytes(data, name, today=date.today(), limits=self.limits, ocr=self.ocr)
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        archive: Archive,
+        *,
+        extract: Callable[[bytes, str], Extraction],
+        unpack_limits: UnpackLimits,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.archive = archive
+        self.clock = clock
+        self.worker = Worker(Intake(archive, extract, unpack_limits))
+        files = SourceFiles(archive.engine)
+        self.sources = [
+            FolderSource(
+                watch,
+                files=files,
+                put=self.worker.put,
+                max_attempts=settings.daemon.max_attempts,
+                max_bytes=unpack_limits.max_total_bytes,
+                clock=clock,
+            )
+            for watch in settings.watches
+        ]
+        self.started_at = datetime.now(UTC)
+        self._status_written = -HEARTBEAT_SECONDS
+        self._status_shape: object = None
+
+    def run(self, stop: threading.Event, *, once: bool = False) -> int:
+        """Until `stop` is set (or, with `once`, after one pass); the exit code."""
+        for note in self.archive.recover():
+            log.info("recovered: %s", printable(note))
+        if once:
+            return self._one_pass(stop)
+        scheduler = Scheduler()
+        for source in self.sources:
+            scheduler.every(self.settings.daemon.rescan_minutes * 60, source.scan, f"rescan {source.name}")
+        try:
+            for source in self.sources:
+                source.start()
+            scheduler.start()
+            log.info(
+                "running; archive %s; drop invoices into: %s",
+                self.archive.root,
+                ", ".join(str(source.root) for source in self.sources),
+            )
+            last_tick = self.clock()
+            while not stop.is_set():
+                if self.clock() - last_tick >= TICK_SECONDS:
+                    last_tick = self.clock()
+                    for source in self.sources:
+                        source.tick()
+                self.worker.run_one(timeout=TICK_SECONDS)
+                self._write_status()
+        finally:
+            for source in self.sources:
+                source.stop()
+            scheduler.shutdown()
+            self.worker.write_index()
+            left = self.worker.queue.qsize()
+            self._write_status(stopped=True)
+            log.info("stopped%s", f"; {left} waiting files are taken at the next start" if left else "")
+        return 0
+
+    def _one_pass(self, stop: threading.Event) -> int:
+        """Every source once: what is there now, settled, stored; then exit (for cron and Task Scheduler)."""
+        for source in self.sources:
+            source.start(observe=False)
+        patience = max((w.settle_seconds for w in self.settings.watches), default=0) + ONCE_PATIENCE_SECONDS
+        deadline = self.clock() + patience
+        while not stop.is_set():
+            for source in self.sources:
+                source.tick()
+            if not self.worker.run_one(timeout=TICK_SECONDS):
+                if not any(source.settling for source in self.sources):
+                    break
+                if self.clock() > deadline:
+                    log.warning("some files were still being written; they are taken next time")
+                    break
+        self.worker.write_index()
+        self._write_status(stopped=True)
+        failed = sum(counts.outcomes[Outcome.FAILED] for counts in self.worker.counts.values())
+        if failed:
+            log.warning("%d files failed (see above); they are retried next time", failed)
+        return 1 if failed else 0
+
+    def status(self, *, stopped: bool = False) -> DaemonStatus:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        sources = []
+        for source in self.sources:
+            counts = self.worker.counts.get(source.name)
+            sources.append(
+                SourceStatus(
+                    name=source.name,
+                    kind="folder",
+                    state=source.state,
+                    settling=source.settling,
+                    queued=source.queued,
+                    last_scan=source.last_scan.isoformat(timespec="seconds") if source.last_scan else None,
+                    outcomes={str(k): v for k, v in sorted(counts.outcomes.items())} if counts else {},
+                    last_error=counts.last_error if counts else "",
+                    last_error_at=_iso(counts.last_error_at) if counts else None,
+                )
+            )
+        return DaemonStatus(
+            pid=os.getpid(),
+            started_at=self.started_at.isoformat(timespec="seconds"),
+            updated_at=now,
+            queue=self.worker.queue.qsize(),
+            busy=self.worker.busy,
+            stopped_at=now if stopped else None,
+            sources=sources,
+        )
+
+    def _write_status(self, *, stopped: bool = False) -> None:
+        """Rewritten when something changed (at most every STATUS_SECONDS) and as a heartbeat."""
+        elapsed = self.clock() - self._status_written
+        if not stopped and elapsed < STATUS_SECONDS:
+            return
+        status = self.status(stopped=stopped)
+        shape = (status.queue, status.sources)
+        if not stopped and shape == self._status_shape and elapsed < HEARTBEAT_SECONDS:
+            return
+        try:
+            write_status(self.archive.root / STATE_FOLDER, status)
+        except Exception as exc:  # a full disk must not stop the daemon; the next write tries again
+            log.warning("cannot write the status file: %s", exc)
+        self._status_shape = shape
+        self._status_written = self.clock()
+
+
+def _iso(seconds: float | None) -> str | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")

@@ -1,0 +1,148 @@
+"""The one ingest worker: every source puts its work on one queue, and one writer stores it.
+
+One writer keeps the database free of write contention (SQLite has one writer
+at a time anyway) and makes the log read in the order things were filed. A
+piece of work that raises is logged and handed back to its source, which
+decides when to try again; the worker goes on with the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ingest.logs import printable
+from ingest.model import Candidate
+from ingest.pipeline import Extractor, Result, process
+from ingest.unpack import UnpackLimits
+from storage.archive import Archive, ArrivalKey, Outcome
+
+log = logging.getLogger("fapiao")
+
+# index.csv is rewritten when the queue runs empty, and during a long burst at least this often.
+INDEX_EVERY_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Intake:
+    """The pipeline, bound to one archive: what a piece of work hands its candidates to."""
+
+    archive: Archive
+    extract: Extractor
+    limits: UnpackLimits
+
+    def process(self, candidate: Candidate) -> list[Result]:
+        return process(candidate, self.archive, extract=self.extract, limits=self.limits)
+
+    def refuse(self, source: str, source_key: str, reason: str, outcome: Outcome = Outcome.FAILED) -> Result:
+        """Something that could not even be read: recorded as an arrival with its reason."""
+        return Result(source_key, self.archive.record_failure(ArrivalKey(source, source_key, ""), reason, outcome))
+
+
+class Work(Protocol):
+    """One thing a source wants stored (a settled file, a mail)."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    def ingest(self, intake: Intake) -> list[Result]: ...
+
+    def crashed(self, reason: str) -> None:
+        """`ingest` raised: the source records the failure and decides when to try again."""
+
+
+@dataclass
+class SourceCounts:
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    last_error: str = ""
+    last_error_at: float | None = None  # wall-clock seconds
+    last_arrival_at: float | None = None
+
+
+class Worker:
+    def __init__(
+        self,
+        intake: Intake,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.intake = intake
+        self.queue: queue.Queue[Work] = queue.Queue()
+        self.counts: dict[str, SourceCounts] = {}
+        self.wall_clock = wall_clock
+        self.clock = clock
+        self.busy = False
+        self._index_dirty = False
+        self._index_written = clock()
+
+    def put(self, work: Work) -> None:
+        self.queue.put(work)
+
+    def run_one(self, timeout: float) -> bool:
+        """Store the next piece of work, waiting up to `timeout` seconds for one; False if none came."""
+        try:
+            work = self.queue.get(timeout=timeout)
+        except queue.Empty:
+            self._write_index_if_due(idle=True)
+            return False
+        self.busy = True
+        try:
+            self.handle(work)
+        finally:
+            self.busy = False
+        self._write_index_if_due(idle=self.queue.empty())
+        return True
+
+    def handle(self, work: Work) -> list[Result]:
+        counts = self.counts.setdefault(work.source, SourceCounts())
+        try:
+            results = work.ingest(self.intake)
+        except Exception as exc:  # one bad item must not stop the daemon
+            reason = f"{type(exc).__name__}: {exc}"
+            log.exception("error %s %s: %s", work.source, printable(work.label), printable(reason))
+            counts.last_error, counts.last_error_at = reason, self.wall_clock()
+            try:
+                work.crashed(reason)
+            except Exception:
+                log.exception("error recording the failure of %s", printable(work.label))
+            return []
+        for result in results:
+            self._log(work.source, result)
+            counts.outcomes[result.filed.outcome] += 1
+            counts.last_arrival_at = self.wall_clock()
+            if result.filed.outcome is Outcome.FAILED:
+                counts.last_error = f"{result.name}: {result.filed.reason}"
+                counts.last_error_at = self.wall_clock()
+        if results:
+            self._index_dirty = True
+        return results
+
+    def write_index(self) -> None:
+        try:
+            self.intake.archive.write_index()
+        except Exception:
+            log.exception("error writing index.csv (tried again after the next invoice)")
+            return
+        self._index_dirty = False
+        self._index_written = self.clock()
+
+    def _write_index_if_due(self, *, idle: bool) -> None:
+        if self._index_dirty and (idle or self.clock() - self._index_written >= INDEX_EVERY_SECONDS):
+            self.write_index()
+
+    @staticmethod
+    def _log(source: str, result: Result) -> None:
+        filed = result.filed
+        where = f" -> {printable(filed.path)}" if filed.path else ""
+        why = f" ({printable(filed.reason)})" if filed.reason else ""
+        level = logging.WARNING if filed.outcome is Outcome.FAILED else logging.INFO
+        log.log(level, "%s %s %s%s%s", filed.outcome, printable(source), printable(result.name), where, why)
