@@ -89,7 +89,10 @@ class Daemon:
             scheduler.every(self.settings.daemon.rescan_minutes * 60, source.scan, f"rescan {source.name}")
         try:
             for source in self.sources:
-                source.start()
+                try:
+                    source.start()
+                except Exception:  # e.g. the database unreadable for a moment: the next rescan starts it
+                    log.exception("cannot start %s; trying again at the next rescan", source.name)
             scheduler.start()
             log.info(
                 "running; archive %s; drop invoices into: %s",

@@ -310,3 +310,31 @@ def test_a_read_only_folder_with_after_keep_is_read_and_left_untouched(tmp_path:
             subprocess.run(["umount", str(inbox)], check=False)
         else:
             inbox.chmod(0o755)
+
+
+def test_when_native_watching_fails_the_folder_is_polled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import ingest.sources.folder as folder
+
+    class OutOfWatches(folder.Observer):  # type: ignore[misc,valid-type]
+        def start(self) -> None:
+            raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    monkeypatch.setattr(folder, "Observer", OutOfWatches)
+    with running_daemon(settings_for(tmp_path)) as run:
+        assert run.daemon.sources[0].state == "polling"
+        (run.inbox / "a.pdf").write_bytes(invoice(92))
+        assert run.wait_for_arrival(run.inbox / "a.pdf").outcome == "archived"
+
+
+def test_a_folder_that_goes_away_and_comes_back_is_watched_again(tmp_path: Path) -> None:
+    with running_daemon(settings_for(tmp_path, rescan_minutes=0.005)) as run:
+        source = run.daemon.sources[0]
+        parked = tmp_path / "unplugged"
+        run.inbox.rename(parked)
+        wait_until(lambda: source.state == "missing", what="the folder to be missed")
+        parked.rename(run.inbox)
+        wait_until(lambda: source.state == "watching", what="the folder to be watched again")
+        (run.inbox / "a.pdf").write_bytes(invoice(93))
+        assert run.wait_for_arrival(run.inbox / "a.pdf").outcome == "archived"

@@ -100,7 +100,10 @@ class FolderSource:
         self.max_bytes = max_bytes
         self.clock = clock
         self.tracker = StabilityTracker(watch.settle_seconds)
-        self.state = "stopped"  # 'watching', 'polling', 'missing' (the folder is not there) or 'stopped'
+        # 'watching', 'polling', 'missing' (the folder is not there), 'rescans only' (no watcher could start),
+        # 'scanning' (one pass, `run --once`) or 'stopped'.
+        self.state = "stopped"
+        self._observe = True
         self.last_scan: datetime | None = None
         self._observer: BaseObserver | None = None
         self._queued: set[Path] = set()
@@ -110,8 +113,7 @@ class FolderSource:
 
     def start(self, *, observe: bool = True) -> None:
         """Watch the folder (unless `observe` is False, for one pass) and take what is already there."""
-        if observe:
-            self._start_observer()
+        self._observe = observe
         self.scan()
 
     def stop(self) -> None:
@@ -126,14 +128,13 @@ class FolderSource:
         if not self.root.is_dir():
             if self.state != "missing":
                 log.warning("watched folder %s is not there; looking again at the next rescan", self.root)
+            self.stop()  # a watch on a folder that went away (an unplugged disk) sees nothing when it returns
             self.state = "missing"
             return 0
-        if self.state == "missing":
-            log.info("watched folder %s is there now", self.root)
-            self.state = "stopped"
-            if self._observer is not None:
-                self.stop()
+        if self._observe and self._observer is None:
             self._start_observer()
+        elif not self._observe:
+            self.state = "scanning"
         remembered = self.files.remembered(self.name)
         now, wall = self.clock(), datetime.now(UTC)
         with self._lock:
@@ -178,19 +179,22 @@ class FolderSource:
             return len(self._queued)
 
     def _start_observer(self) -> None:
-        if not self.root.is_dir():
-            self.state = "missing"
-            log.warning("watched folder %s is not there; looking again at the next rescan", self.root)
-            return
+        """Native events, or polling when configured or when native watching fails (typically the inotify
+        limits, fs.inotify.max_user_watches); if both fail, rescans alone find files, and the next rescan
+        tries again."""
         polling = self.watch.polling
         try:
-            self._observer = self._observer_started(polling=polling)
-        except OSError as exc:
-            if polling:
-                raise
-            # Typically the inotify limits (fs.inotify.max_user_watches / max_user_instances).
-            log.warning("cannot watch %s for changes (%s); polling it instead", self.root, exc.strerror or exc)
-            self._observer, polling = self._observer_started(polling=True), True
+            try:
+                self._observer = self._observer_started(polling=polling)
+            except OSError as exc:
+                if polling:
+                    raise
+                log.warning("cannot watch %s for changes (%s); polling it instead", self.root, exc.strerror or exc)
+                self._observer, polling = self._observer_started(polling=True), True
+        except Exception as exc:
+            self.state = "rescans only"
+            log.error("cannot watch %s (%s); it is rescanned every few minutes instead", self.root, exc)
+            return
         self.state = "polling" if polling else "watching"
         log.info("%s %s (settle %.1f s, after: %s)", self.state, self.root, self.watch.settle_seconds, self.watch.after)
 
