@@ -122,3 +122,14 @@ def test_sigterm_during_a_burst_loses_and_doubles_nothing(tmp_path: Path) -> Non
     assert count(database, "select max(attempts) from arrivals") == 1
     check = fapiao("check", "--config", str(config), cwd=tmp_path)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_log_goes_to_the_configured_file(tmp_path: Path) -> None:
+    config = init(tmp_path, '\n[daemon]\nlog_file = "logs/fapiao.log"')
+    (tmp_path / "data" / "inbox" / "a.pdf").write_bytes(invoice(202))
+    result = fapiao("run", "--once", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "archived" not in result.stdout
+    logged = (tmp_path / "data" / "logs" / "fapiao.log").read_text(encoding="utf-8")
+    assert "INFO archived folder:" in logged
+    assert "a.pdf -> 20" in logged

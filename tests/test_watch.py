@@ -315,9 +315,11 @@ def test_a_read_only_folder_with_after_keep_is_read_and_left_untouched(tmp_path:
 def test_when_native_watching_fails_the_folder_is_polled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
+    from watchdog.observers.inotify import InotifyObserver
+
     import ingest.sources.folder as folder
 
-    class OutOfWatches(folder.Observer):  # type: ignore[misc,valid-type]
+    class OutOfWatches(InotifyObserver):
         def start(self) -> None:
             raise OSError(errno.ENOSPC, "inotify watch limit reached")
 
