@@ -11,12 +11,24 @@ from typing import Annotated
 
 import typer
 
-from ingest.cli_common import EXIT_USAGE, ConfigOption, extract_limits, ocr_reader, open_archive, settings_from
+from ingest.cli_common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    ConfigOption,
+    extract_limits,
+    ocr_reader,
+    open_archive,
+    settings_from,
+)
 from ingest.daemon import Daemon, ExtractNow
 from ingest.logs import setup_logging
 from ingest.unpack import UnpackLimits
+from storage.archive import STATE_FOLDER
+from storage.lock import ArchiveBusyError, held
 
 log = logging.getLogger("fapiao")
+
+LOCK_NAME = "daemon.lock"
 
 # What `fapiao init` writes: a folder that holds everything (config, archive, inbox), so trying the
 # program leaves nothing elsewhere. Every other setting is in config.example.toml.
@@ -67,8 +79,9 @@ def run_command(
 ) -> None:
     """Run the daemon: watch the configured folders and file every invoice that arrives.
 
-    Stops cleanly on SIGTERM or Ctrl-C (the file in hand is finished first). With --once the exit
-    code is 1 when a file failed.
+    Stops cleanly on SIGTERM or Ctrl-C (the file in hand is finished first).
+
+    With --once, the exit code is 1 when a file failed.
     """
     settings = settings_from(config)
     if not settings.watches:
@@ -90,7 +103,11 @@ def run_command(
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
-        code = daemon.run(stop, once=once)
+        with held(archive.root / STATE_FOLDER / LOCK_NAME, what="fapiao run"):
+            code = daemon.run(stop, once=once)
+    except ArchiveBusyError as exc:
+        log.error("%s", exc)
+        code = EXIT_FAILURE
     finally:
         handler.flush()
     raise typer.Exit(code)

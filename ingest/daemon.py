@@ -31,6 +31,7 @@ from storage.source_files import SourceFiles
 log = logging.getLogger("fapiao")
 
 TICK_SECONDS = 0.1  # how often settled files are looked for; well under any settle time
+RETRY_CHECK_SECONDS = 30.0  # failed files are due again after a minute or more
 STATUS_SECONDS = 2.0  # the status file is rewritten this often while things change
 # `--once` waits this long past the settle time for files still being written, then leaves them for next time.
 ONCE_PATIENCE_SECONDS = 60.0
@@ -87,6 +88,7 @@ class Daemon:
         scheduler = Scheduler()
         for source in self.sources:
             scheduler.every(self.settings.daemon.rescan_minutes * 60, source.scan, f"rescan {source.name}")
+            scheduler.every(RETRY_CHECK_SECONDS, source.retry_due, f"retries {source.name}")
         try:
             for source in self.sources:
                 try:
@@ -136,7 +138,7 @@ class Daemon:
         self._write_status(stopped=True)
         failed = sum(counts.outcomes[Outcome.FAILED] for counts in self.worker.counts.values())
         if failed:
-            log.warning("%d files failed (see above); they are retried next time", failed)
+            log.warning("%d files failed (see above); they are tried again next time unless quarantined", failed)
         return 1 if failed else 0
 
     def status(self, *, stopped: bool = False) -> DaemonStatus:

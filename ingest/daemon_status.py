@@ -7,7 +7,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from storage.atomic import replace_file
 
@@ -52,10 +51,16 @@ def write_status(folder: Path, status: DaemonStatus) -> None:
 
 
 def read_status(folder: Path) -> DaemonStatus | None:
-    """The last status the daemon wrote; None if it never ran here (or the file is unreadable)."""
+    """The last status the daemon wrote; None if it never ran here, or the file is not one it wrote."""
     try:
-        document: dict[str, Any] = json.loads((folder / STATUS_NAME).read_text(encoding="utf-8"))
+        document = json.loads((folder / STATUS_NAME).read_text(encoding="utf-8"))
+        if not isinstance(document, dict):
+            return None
         sources = [SourceStatus(**source) for source in document.pop("sources", [])]
-        return DaemonStatus(**document, sources=sources)
-    except (OSError, ValueError, TypeError):
+        status = DaemonStatus(**document, sources=sources)
+        for moment in (status.started_at, status.updated_at, status.stopped_at):
+            if moment is not None:
+                datetime.fromisoformat(moment)
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
+    return status

@@ -8,6 +8,7 @@ decides when to try again; the worker goes on with the next.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import time
@@ -28,20 +29,30 @@ log = logging.getLogger("fapiao")
 INDEX_EVERY_SECONDS = 30.0
 
 
+Report = Callable[[str, Result], None]
+
+
 @dataclass(frozen=True)
 class Intake:
-    """The pipeline, bound to one archive: what a piece of work hands its candidates to."""
+    """The pipeline, bound to one archive: what a piece of work hands its candidates to. Each result is
+    reported as soon as it is committed, before the source acts on it (moves or deletes the file)."""
 
     archive: Archive
     extract: Extractor
     limits: UnpackLimits
+    report: Report = lambda _source, _result: None
 
     def process(self, candidate: Candidate) -> list[Result]:
-        return process(candidate, self.archive, extract=self.extract, limits=self.limits)
+        results = process(candidate, self.archive, extract=self.extract, limits=self.limits)
+        for result in results:
+            self.report(candidate.source, result)
+        return results
 
     def refuse(self, source: str, source_key: str, reason: str, outcome: Outcome = Outcome.FAILED) -> Result:
         """Something that could not even be read: recorded as an arrival with its reason."""
-        return Result(source_key, self.archive.record_failure(ArrivalKey(source, source_key, ""), reason, outcome))
+        result = Result(source_key, self.archive.record_failure(ArrivalKey(source, source_key, ""), reason, outcome))
+        self.report(source, result)
+        return result
 
 
 class Work(Protocol):
@@ -75,7 +86,7 @@ class Worker:
         wall_clock: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.intake = intake
+        self.intake = dataclasses.replace(intake, report=self._report)
         self.queue: queue.Queue[Work] = queue.Queue()
         self.counts: dict[str, SourceCounts] = {}
         self.wall_clock = wall_clock
@@ -103,28 +114,36 @@ class Worker:
         return True
 
     def handle(self, work: Work) -> list[Result]:
-        counts = self.counts.setdefault(work.source, SourceCounts())
         try:
             results = work.ingest(self.intake)
         except Exception as exc:  # one bad item must not stop the daemon
             reason = f"{type(exc).__name__}: {exc}"
             log.exception("error %s %s: %s", work.source, printable(work.label), printable(reason))
+            counts = self.counts.setdefault(work.source, SourceCounts())
+            counts.outcomes[Outcome.FAILED] += 1
             counts.last_error, counts.last_error_at = reason, self.wall_clock()
             try:
                 work.crashed(reason)
             except Exception:
                 log.exception("error recording the failure of %s", printable(work.label))
             return []
-        for result in results:
-            self._log(work.source, result)
-            counts.outcomes[result.filed.outcome] += 1
-            counts.last_arrival_at = self.wall_clock()
-            if result.filed.outcome is Outcome.FAILED:
-                counts.last_error = f"{result.name}: {result.filed.reason}"
-                counts.last_error_at = self.wall_clock()
         if results:
             self._index_dirty = True
         return results
+
+    def _report(self, source: str, result: Result) -> None:
+        """One line per arrival, and the counts `fapiao status` shows."""
+        filed = result.filed
+        where = f" -> {printable(filed.path)}" if filed.path else ""
+        why = f" ({printable(filed.reason)})" if filed.reason else ""
+        level = logging.WARNING if filed.outcome is Outcome.FAILED else logging.INFO
+        log.log(level, "%s %s %s%s%s", filed.outcome, printable(source), printable(result.name), where, why)
+        counts = self.counts.setdefault(source, SourceCounts())
+        counts.outcomes[filed.outcome] += 1
+        counts.last_arrival_at = self.wall_clock()
+        if filed.outcome is Outcome.FAILED:
+            counts.last_error = f"{result.name}: {filed.reason}"
+            counts.last_error_at = self.wall_clock()
 
     def write_index(self) -> None:
         try:
@@ -138,11 +157,3 @@ class Worker:
     def _write_index_if_due(self, *, idle: bool) -> None:
         if self._index_dirty and (idle or self.clock() - self._index_written >= INDEX_EVERY_SECONDS):
             self.write_index()
-
-    @staticmethod
-    def _log(source: str, result: Result) -> None:
-        filed = result.filed
-        where = f" -> {printable(filed.path)}" if filed.path else ""
-        why = f" ({printable(filed.reason)})" if filed.reason else ""
-        level = logging.WARNING if filed.outcome is Outcome.FAILED else logging.INFO
-        log.log(level, "%s %s %s%s%s", filed.outcome, printable(source), printable(result.name), where, why)

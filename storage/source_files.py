@@ -74,15 +74,26 @@ class SourceFiles:
     def failed(
         self, source: str, path: str, stamp: Stamp, sha256: str, reason: str, *, max_attempts: int
     ) -> Remembered:
-        """One more failure: tried again later (each wait twice the last), or quarantined after `max_attempts`."""
+        """One more failure: tried again later (each wait twice the last), or quarantined after `max_attempts`.
+        Failures are counted per version of the file: a changed file starts again from one."""
         previous = self.get(source, path)
-        attempts = 1 + (previous.attempts if previous is not None and previous.state is not FileState.DONE else 0)
+        again = previous is not None and previous.state is not FileState.DONE and previous.stamp == stamp
+        attempts = 1 + (previous.attempts if again and previous is not None else 0)
         if attempts >= max_attempts:
             state, next_try = FileState.QUARANTINED, None
         else:
             state, next_try = FileState.RETRY, self.now() + min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY)
         self._save(source, path, stamp, sha256, state, attempts=attempts, reason=reason, next_try=next_try)
         return Remembered(stamp, sha256, state, attempts, next_try)
+
+    def due(self, source: str) -> list[str]:
+        """Paths of files waiting for a retry whose time has come."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(SourceFile).where(SourceFile.source == source, SourceFile.state == FileState.RETRY)
+            ).all()
+            now = self.now()
+            return [row.path for row in rows if row.next_try is None or _utc(row.next_try) <= now]
 
     def problems(self, source: str) -> list[tuple[str, FileState, str]]:
         """Files waiting for a retry or quarantined: (path, state, reason)."""

@@ -133,3 +133,20 @@ def test_the_log_goes_to_the_configured_file(tmp_path: Path) -> None:
     logged = (tmp_path / "data" / "logs" / "fapiao.log").read_text(encoding="utf-8")
     assert "INFO archived folder:" in logged
     assert "a.pdf -> 20" in logged
+
+
+def test_a_second_daemon_on_the_same_archive_refuses_to_start(tmp_path: Path) -> None:
+    config = init(tmp_path)
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        wait_until(lambda: "running;" in log.read_text(encoding="utf-8"), what="the daemon to start")
+        second = fapiao("run", "--once", "--config", str(config), cwd=tmp_path)
+        assert second.returncode == 1
+        assert f"another fapiao run (pid {daemon.pid}) is using this archive" in second.stdout
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0
+    finally:
+        daemon.kill()
+    # The lock went with the process: the next run starts.
+    assert fapiao("run", "--once", "--config", str(config), cwd=tmp_path).returncode == 0

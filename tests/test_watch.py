@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from daemon_run import invoice, running_daemon, settings_for, wait_until, write_slowly
+from sqlalchemy import text
+from sqlmodel import Session
 
 from ingest.config import AfterAction
 from ingest.model import Extraction
@@ -220,8 +222,10 @@ def test_an_error_inside_the_pipeline_is_logged_and_retried_later(
 
     real = ExtractNow(Limits(), None)
 
+    broken = {"boom.pdf"}
+
     def extract(data: bytes, name: str) -> Extraction:
-        if name.startswith("boom"):
+        if name in broken:
             raise RuntimeError("the extractor fell over")
         return real(data, name)
 
@@ -236,6 +240,14 @@ def test_an_error_inside_the_pipeline_is_logged_and_retried_later(
         (run.inbox / "fine.pdf").write_bytes(invoice(71))
         assert run.wait_for_arrival(run.inbox / "fine.pdf").outcome == "archived"
         assert run.daemon.worker.counts[source].last_error.endswith("the extractor fell over")
+        # Its retry time comes (moved forward here rather than waited for) and the extractor works again.
+        broken.clear()
+        with Session(run.engine) as session:
+            session.execute(text("update source_files set next_try = '2000-01-01 00:00:00'"))
+            session.commit()
+        assert run.daemon.sources[0].retry_due() == 1
+        assert run.wait_for_arrival(run.inbox / "boom.pdf").outcome == "archived"
+        wait_until(lambda: not files.problems(source), what="the retry to be recorded as done")
     assert any("the extractor fell over" in r.getMessage() for r in caplog.records)
 
 

@@ -150,6 +150,20 @@ class FolderSource:
         self.last_scan = wall
         return count
 
+    def retry_due(self) -> int:
+        """Put files whose retry time has come back into the tracker; how many."""
+        with self._lock:
+            queued = set(self._queued)
+        now = self.clock()
+        count = 0
+        for text in self.files.due(self.name):
+            path = Path(text)
+            stamp = _look(path)
+            if stamp is not None and path not in queued:
+                self.tracker.saw(path, now, stamp)
+                count += 1
+        return count
+
     def noticed(self, path: Path, *, is_directory: bool) -> None:
         """A change event: a file to settle, or a folder (created or moved in) whose files are."""
         now = self.clock()
