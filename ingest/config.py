@@ -11,15 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.config_tables import ConfigError as ConfigError
+from ingest.config_tables import check_table, resolve_path
+from ingest.mail_config import MailboxSettings, parse_mailboxes
 from storage.paths import PLACEHOLDERS
 
 LAYOUT_FIELDS = PLACEHOLDERS  # the archive renders exactly these
 DEFAULT_LAYOUT = "{year}/{year}-{month}/{date}_{seller}_{total}_{number}"
 DEFAULT_ROOT = "~/发票"
-
-
-class ConfigError(Exception):
-    """The config file is missing, unreadable or invalid; the message says where and what is allowed."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +77,7 @@ class Settings:
     extract: ExtractSettings = field(default_factory=ExtractSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     watches: tuple[WatchSettings, ...] = ()
+    mailboxes: tuple[MailboxSettings, ...] = ()
     source: Path | None = None  # the file these came from; None for the built-in defaults
 
     @property
@@ -95,6 +95,7 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
 }
 # Arrays of tables: [[watch]] may appear any number of times.
 _LISTS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "mailbox": {},  # checked by ingest.mail_config
     "watch": {
         "path": str,
         "after": str,
@@ -149,7 +150,7 @@ def parse_settings(document: Mapping[str, Any], *, base_dir: Path, source: Path 
         table = document.get(section, {})
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: [{section}] must be a table")
-        values[section] = _check_table(where, f"[{section}]", table, allowed)
+        values[section] = check_table(where, f"[{section}]", table, allowed)
     archive = _archive(where, values["archive"], base_dir)
     extract = ExtractSettings(**values["extract"])
     for name in ("max_pages", "max_file_mb"):
@@ -162,34 +163,16 @@ def parse_settings(document: Mapping[str, Any], *, base_dir: Path, source: Path 
         extract=extract,
         daemon=_daemon(where, values["daemon"], base_dir),
         watches=watches,
+        mailboxes=parse_mailboxes(where, document.get("mailbox", []), base_dir),
         source=source,
     )
-
-
-def _check_table(
-    where: str, section: str, table: Mapping[str, Any], allowed: Mapping[str, type | tuple[type, ...]]
-) -> dict[str, Any]:
-    for key, value in table.items():
-        if key not in allowed:
-            raise ConfigError(f"{where}: unknown key '{key}' in {section}; allowed: {', '.join(allowed)}")
-        expected = allowed[key]
-        # TOML booleans are ints in Python; a `true` where a number belongs is still a mistake.
-        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
-            wanted = "number" if isinstance(expected, tuple) else expected.__name__
-            raise ConfigError(f"{where}: {section} {key} must be a {wanted}, not {type(value).__name__}")
-    return dict(table)
-
-
-def _path(text: str, base_dir: Path) -> Path:
-    path = Path(text).expanduser()
-    return path if path.is_absolute() else base_dir / path
 
 
 def _daemon(where: str, table: dict[str, Any], base_dir: Path) -> DaemonSettings:
     settings = DaemonSettings(
         rescan_minutes=float(table.get("rescan_minutes", DaemonSettings.rescan_minutes)),
         max_attempts=table.get("max_attempts", DaemonSettings.max_attempts),
-        log_file=_path(table["log_file"], base_dir) if table.get("log_file") else None,
+        log_file=resolve_path(table["log_file"], base_dir) if table.get("log_file") else None,
     )
     if settings.rescan_minutes <= 0:
         raise ConfigError(f"{where}: [daemon] rescan_minutes must be more than 0")
@@ -204,10 +187,10 @@ def _watches(where: str, tables: Any, base_dir: Path, archive_root: Path) -> tup
     watches: list[WatchSettings] = []
     for number, table in enumerate(tables, start=1):
         section = f"[[watch]] #{number}"
-        _check_table(where, section, table, _LISTS["watch"])
+        check_table(where, section, table, _LISTS["watch"])
         if not table.get("path"):
             raise ConfigError(f"{where}: {section} needs a path, the folder to watch")
-        path = _path(table["path"], base_dir)
+        path = resolve_path(table["path"], base_dir)
         watch = WatchSettings(
             path=path,
             after=_after_action(where, section, table.get("after", "keep"), base_dir),
@@ -231,7 +214,7 @@ def _after_action(where: str, section: str, text: str, base_dir: Path) -> AfterA
     if text in ("keep", "delete"):
         return AfterAction(text)
     if text.startswith("move:") and text[len("move:") :].strip():
-        return AfterAction("move", _path(text[len("move:") :].strip(), base_dir))
+        return AfterAction("move", resolve_path(text[len("move:") :].strip(), base_dir))
     raise ConfigError(f"{where}: {section} after = {text!r}; choose keep, delete or move:<folder>")
 
 
@@ -243,7 +226,7 @@ def _no_overlap(where: str, section: str, path: Path, other: Path, what: str) ->
 
 
 def _archive(where: str, table: dict[str, Any], base_dir: Path) -> ArchiveSettings:
-    root = _path(table.get("root", DEFAULT_ROOT), base_dir)
+    root = resolve_path(table.get("root", DEFAULT_ROOT), base_dir)
     layout = table.get("layout", DEFAULT_LAYOUT)
     try:
         fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(layout)]
