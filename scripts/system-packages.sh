@@ -4,7 +4,9 @@
 #   tesseract-ocr, tesseract-ocr-chi-sim  OCR of scanned invoices
 #   fonts-wqy-microhei                    a CJK font, so generated scans show Chinese text
 #   postgresql                            a server the storage tests start on loopback (not the system one)
-system_packages=(tesseract-ocr tesseract-ocr-chi-sim fonts-wqy-microhei postgresql)
+#   dovecot-core, dovecot-imapd           an IMAP server (/usr/sbin/dovecot) the mail tests start on loopback;
+#                                         the package's own system service is not used
+system_packages=(tesseract-ocr tesseract-ocr-chi-sim fonts-wqy-microhei postgresql dovecot-core dovecot-imapd)
 
 install_system_packages() {
   local missing=() package
