@@ -169,7 +169,10 @@ def test_watches_next_to_each_other_are_fine(tmp_path: Path) -> None:
             "unknown key 'logfile' in [daemon]; allowed: rescan_minutes, max_attempts, log_file",
         ),
         ("daemon = 1\n", "[daemon] must be a table"),
-        ("[watches]\n", "unknown section [watches]; known sections: archive, database, extract, daemon, [mailbox], [watch]"),
+        (
+            "[watches]\n",
+            "unknown section [watches]; known sections: archive, database, extract, daemon, [mailbox], [watch]",
+        ),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
