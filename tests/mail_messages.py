@@ -147,6 +147,18 @@ def top_headers(
     ]
 
 
+def client_message(subject: str, text: str, *, message_id: str, sender: str = SENDER) -> EmailMessage:
+    """A message as a well-behaved client writes it (the email package), its text body set, attachments to add."""
+    message = EmailMessage(policy=SMTP)
+    message["From"] = sender
+    message["To"] = "finance@example.com"
+    message["Subject"] = subject
+    message["Date"] = DATE
+    message["Message-ID"] = message_id
+    message.set_content(text)
+    return message
+
+
 def pdf_part(data: bytes, headers: Sequence[tuple[str, str | bytes]]) -> bytes:
     return entity([*headers, ("Content-Transfer-Encoding", "base64")], b64_body(data))
 
@@ -413,13 +425,9 @@ def inline_pdf() -> Sample:
 def zip_attachment() -> Sample:
     """A zip of PDF+OFD+XML from a well-behaved client (email package: RFC 2231 UTF-8 name)."""
     data = invoice_zip()
-    message = EmailMessage(policy=SMTP)
-    message["From"] = f"百望云 <{SENDER}>"
-    message["To"] = "finance@example.com"
-    message["Subject"] = "发票打包下载"
-    message["Date"] = DATE
-    message["Message-ID"] = "<zip@example-fapiao.cn>"
-    message.set_content("发票文件见附件压缩包。")
+    message = client_message(
+        "发票打包下载", "发票文件见附件压缩包。", sender=f"百望云 <{SENDER}>", message_id="<zip@example-fapiao.cn>"
+    )
     message.add_attachment(data, maintype="application", subtype="x-zip-compressed", filename="发票打包_2025年7月.zip")
     return Sample(
         "zip",
@@ -563,13 +571,9 @@ def non_invoice_pdf() -> Sample:
     """A PDF that is not an invoice (a product manual): the MIME reader still returns it, the extractor says
     not_invoice."""
     manual = fake_pdf("产品使用手册 - not an invoice")
-    message = EmailMessage(policy=SMTP)
-    message["From"] = "support@example.com"
-    message["To"] = "finance@example.com"
-    message["Subject"] = "产品手册"
-    message["Date"] = DATE
-    message["Message-ID"] = "<manual@example.com>"
-    message.set_content("手册见附件。")
+    message = client_message(
+        "产品手册", "手册见附件。", sender="support@example.com", message_id="<manual@example.com>"
+    )
     message.add_attachment(manual, maintype="application", subtype="pdf", filename="产品使用手册.pdf")
     message.add_attachment(b"\x89PNG\r\n\x1a\n fake", maintype="image", subtype="png", filename="logo.png")
     return Sample(
@@ -587,13 +591,7 @@ def large_attachment(size: int = 20 * MIB) -> Sample:
     head = fake_pdf("large")
     filler = bytes(range(256)) * (size // 256 + 1)
     pdf = (head + filler)[:size]
-    message = EmailMessage(policy=SMTP)
-    message["From"] = SENDER
-    message["To"] = "finance@example.com"
-    message["Subject"] = "Large invoice"
-    message["Date"] = DATE
-    message["Message-ID"] = "<large@example-fapiao.cn>"
-    message.set_content("big one")
+    message = client_message("Large invoice", "big one", message_id="<large@example-fapiao.cn>")
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename="large.pdf")
     return Sample(
         "large",

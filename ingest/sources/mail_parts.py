@@ -1,0 +1,110 @@
+"""The rules both ways into a mail share: which parts may be invoices, how parts are numbered, how far to read.
+
+A message comes in two ways, and both must find the same invoice candidates under the same section numbers:
+
+- whole (an .eml file, or `BODY.PEEK[]`): `mime.read_message` walks its parts;
+- part by part over IMAP: `bodystructure.wanted_sections` chooses sections from the BODYSTRUCTURE; a part
+  fetched alone goes through `transfer_encoding.decode_transfer`, its header block (`BODY.PEEK[n.MIME]`)
+  through `mail_headers.part_header_info`.
+
+Sections are IMAP section numbers (RFC 3501 6.4.5), so a part found either way can be fetched by its number,
+and the source key of a candidate is the same whichever way it came in. What the two ways must agree on lives
+here, in one place: the verdict on a part, which parts are text bodies, section numbers, and the bounds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+_MIB = 1024 * 1024
+
+INVOICE_EXTENSIONS = (".pdf", ".ofd", ".xml", ".zip")
+
+# Declared types that say "invoice file" on their own.
+_INVOICE_TYPES = frozenset(
+    {
+        "application/pdf",
+        "application/x-pdf",
+        "application/acrobat",
+        "applications/vnd.pdf",
+        "text/pdf",
+        "application/ofd",
+        "application/x-ofd",
+        "application/xml",
+        "text/xml",
+        "application/zip",
+        "application/x-zip",
+        "application/x-zip-compressed",
+    }
+)
+# Declared types that say nothing: only a name or the bytes can tell what the part is.
+_GENERIC_TYPES = frozenset(
+    {
+        "application/octet-stream",
+        "application/x-octet-stream",
+        "binary/octet-stream",
+        "application/binary",
+        "application/download",
+        "application/x-download",
+        "application/force-download",
+        "application/unknown",
+        "application/x-unknown",
+    }
+)
+# A forwarded message: its body is read like the top message's, its parts numbered below its own section.
+ENCAPSULATED_TYPES = frozenset({"message/rfc822", "message/global"})
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
+
+
+class Verdict(StrEnum):
+    """Whether a part may carry an invoice, judged from its declared type and name."""
+
+    YES = "yes"  # an invoice type, or a name ending .pdf/.ofd/.xml/.zip: take it
+    BY_CONTENT = "by_content"  # a type that says nothing and no telling name: take it if its bytes sniff as one
+    NO = "no"
+
+
+@dataclass(frozen=True)
+class MailLimits:
+    """Bounds that keep one hostile or odd message from taking the daemon's time or memory."""
+
+    max_message_bytes: int = 100 * _MIB  # bigger messages: headers only, and a problem
+    max_attachment_bytes: int = 50 * _MIB  # one decoded part (the extractor's own file limit)
+    max_parts: int = 500  # MIME parts walked, over the whole tree
+    max_depth: int = 5  # forwarded messages inside forwarded messages (message/rfc822 nesting)
+    max_nesting: int = 30  # multiparts inside multiparts
+    max_links: int = 20
+    max_text_bytes: int = 2 * _MIB  # of each text body, searched for links
+
+
+DEFAULT_LIMITS = MailLimits()
+
+
+def judge_part(content_type: str, name: str | None) -> Verdict:
+    """Whether a part may be an invoice, by its declared type and name (the bytes decide later: sniff).
+
+    YES: an invoice type (PDF, OFD, XML, zip), or any type with a name ending .pdf/.ofd/.xml/.zip.
+    BY_CONTENT: a type that says nothing (application/octet-stream and kin) with no name or a name without an
+    extension: only the bytes can tell. NO: everything else (text bodies, images, office files...).
+    """
+    kind = content_type.strip().lower()
+    if kind in _INVOICE_TYPES:
+        return Verdict.YES
+    base = (name or "").strip().lower()
+    if base.endswith(INVOICE_EXTENSIONS):
+        return Verdict.YES
+    if kind in _GENERIC_TYPES and not _EXTENSION.search(base):
+        return Verdict.BY_CONTENT
+    return Verdict.NO
+
+
+def is_text_body(content_type: str, disposition: str | None, name: str | None) -> bool:
+    """Whether a part is a text body of the message (searched for download links), not an attached file."""
+    return content_type in ("text/plain", "text/html") and disposition != "attachment" and name is None
+
+
+def join_section(prefix: str, number: int) -> str:
+    """The IMAP section of part `number` below `prefix` ('' for the top message: '1', '2'...)."""
+    return f"{prefix}.{number}" if prefix else str(number)
