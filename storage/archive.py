@@ -11,6 +11,7 @@ short and removes orphaned temp files, so a rerun files each invoice exactly onc
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -23,8 +24,15 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from storage.atomic import TEMP_PREFIX, PlacementError, fsync_folder, link_into_place, replace_file, write_temp
-from storage.index_csv import IndexRow, fen_to_yuan, render_index
+from storage.atomic import (
+    TEMP_PREFIX,
+    PlacementError,
+    fsync_folder,
+    link_into_place,
+    replace_file_streamed,
+    write_temp,
+)
+from storage.index_csv import IndexRow, fen_to_yuan, write_index_csv
 from storage.models import Arrival, Invoice, StoredFile
 from storage.paths import PathValues, render, unrecognized_path, with_clash_suffix
 
@@ -461,36 +469,25 @@ class Archive:
     # --- the index people open -------------------------------------------------------------------
 
     def write_index(self) -> None:
-        """Rewrite index.csv from the database (atomically: a reader sees the old or the new file)."""
-        with Session(self.engine) as session:
-            files_by_invoice: dict[int, list[StoredFile]] = {}
-            for stored in session.exec(select(StoredFile).where(col(StoredFile.invoice_id).is_not(None))).all():
-                files_by_invoice.setdefault(stored.invoice_id or 0, []).append(stored)
-            rows = []
-            for invoice in session.exec(select(Invoice)).all():
-                files = files_by_invoice.get(invoice.id or 0, [])
-                primary = next((f.path for f in files if f.role == "primary"), "")
-                rows.append(
-                    IndexRow(
-                        issue_date=invoice.issue_date,
-                        invoice_number=invoice.invoice_number,
-                        invoice_code=invoice.invoice_code,
-                        seller_name=invoice.seller_name,
-                        seller_tax_id=invoice.seller_tax_id,
-                        buyer_name=invoice.buyer_name,
-                        buyer_tax_id=invoice.buyer_tax_id,
-                        total_fen=invoice.total_fen,
-                        pretax_fen=invoice.pretax_fen,
-                        tax_fen=invoice.tax_fen,
-                        variant=invoice.variant,
-                        status=invoice.status,
-                        path=primary,
-                        companions=tuple(sorted(f.path for f in files if f.role == "companion")),
-                        problems=tuple(json.loads(invoice.problems)),
-                    )
-                )
+        """Rewrite index.csv from the database (atomically: a reader sees the old or the new file). Rows are
+        streamed from one sorted query into the file, so memory stays flat however large the archive."""
         self.root.mkdir(parents=True, exist_ok=True)
-        replace_file(self.root / INDEX_NAME, render_index(rows))
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(Invoice, StoredFile.path, StoredFile.role)
+                .outerjoin(
+                    StoredFile,
+                    (col(StoredFile.invoice_id) == col(Invoice.id))
+                    & col(StoredFile.role).in_(("primary", "companion")),
+                )
+                .order_by(col(Invoice.issue_date).asc().nulls_first(), col(Invoice.invoice_number), col(Invoice.id))
+                .execution_options(yield_per=500)
+            )
+            index_rows = (
+                _index_row([(invoice, path, role) for invoice, path, role in group])
+                for _, group in itertools.groupby(rows, key=lambda row: row[0].id)
+            )
+            replace_file_streamed(self.root / INDEX_NAME, lambda out: write_index_csv(out, index_rows))
 
     @staticmethod
     def _files_of(session: Session, invoice: Invoice) -> list[StoredFile]:
@@ -516,6 +513,28 @@ def _conflict(existing: Invoice, new: InvoiceData) -> str | None:
     ):
         return f"same invoice key {existing.key} but seller {new.seller_name}, archived {existing.seller_name}"
     return None
+
+
+def _index_row(joined: list[tuple[Invoice, str | None, str | None]]) -> IndexRow:
+    """One invoice's row, from its rows joined with its primary and companion files."""
+    invoice = joined[0][0]
+    return IndexRow(
+        issue_date=invoice.issue_date,
+        invoice_number=invoice.invoice_number,
+        invoice_code=invoice.invoice_code,
+        seller_name=invoice.seller_name,
+        seller_tax_id=invoice.seller_tax_id,
+        buyer_name=invoice.buyer_name,
+        buyer_tax_id=invoice.buyer_tax_id,
+        total_fen=invoice.total_fen,
+        pretax_fen=invoice.pretax_fen,
+        tax_fen=invoice.tax_fen,
+        variant=invoice.variant,
+        status=invoice.status,
+        path=next((path for _, path, role in joined if role == "primary" and path), ""),
+        companions=tuple(sorted(path for _, path, role in joined if role == "companion" and path)),
+        problems=tuple(json.loads(invoice.problems)),
+    )
 
 
 def _invoice_data(row: Invoice) -> InvoiceData:

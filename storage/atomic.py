@@ -9,7 +9,9 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 TEMP_PREFIX = ".fapiao-tmp-"
 
@@ -68,6 +70,28 @@ def replace_file(path: Path, data: bytes) -> None:
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise PlacementError(f"cannot replace {path}: {_why(exc)}") from exc
+    fsync_folder(path.parent)
+
+
+def replace_file_streamed(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """`replace_file` for content too large to hold in memory: `write` fills the temp file."""
+    try:
+        _make_folders(path.parent)
+        temp = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except OSError as exc:
+        raise PlacementError(f"cannot write into {path.parent}: {_why(exc)}") from exc
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        temp.replace(path)
+    except BaseException as exc:
+        temp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise PlacementError(f"cannot replace {path}: {_why(exc)}") from exc
+        raise
     fsync_folder(path.parent)
 
 

@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import BinaryIO
 
 HEADER = (
     "开票日期",
@@ -50,11 +51,19 @@ class IndexRow:
 
 
 def render_index(rows: Iterable[IndexRow]) -> bytes:
-    """UTF-8 with a BOM (without it Excel reads Chinese as mojibake), CRLF line ends, sorted by date and number."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    """The whole file for `rows` in any order (sorted here by date and number)."""
+    out = io.BytesIO()
+    write_index_csv(out, sorted(rows, key=lambda r: (r.issue_date or date.min, r.invoice_number)))
+    return out.getvalue()
+
+
+def write_index_csv(out: BinaryIO, rows: Iterable[IndexRow]) -> None:
+    """UTF-8 with a BOM (without it Excel reads Chinese as mojibake), CRLF line ends, rows as they come
+    (already sorted): written as a stream, so a large archive never sits in memory whole."""
+    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
+    writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(HEADER)
-    for row in sorted(rows, key=lambda r: (r.issue_date or date.min, r.invoice_number)):
+    for row in rows:
         writer.writerow(
             (
                 row.issue_date.isoformat() if row.issue_date else "",
@@ -74,7 +83,8 @@ def render_index(rows: Iterable[IndexRow]) -> bytes:
                 _text("; ".join(row.problems)),
             )
         )
-    return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
+    text.flush()
+    text.detach()  # the caller owns `out`
 
 
 def fen_to_yuan(fen: int | None) -> str:

@@ -245,6 +245,31 @@ def test_index_csv_has_a_bom_one_row_per_invoice_and_companions(archive: Archive
     assert row[12].endswith(".pdf") and row[13] == row[12][:-4] + ".ofd"
 
 
+def test_index_csv_rows_are_sorted_by_date_then_number_with_undated_first(archive: Archive) -> None:
+    from storage.archive import Arriving, InvoiceData
+
+    def file(number: str, day: date | None) -> None:
+        data = f"%PDF-1.7 {number}".encode()
+        key = ArrivalKey("test", number, sha256_hex(data))
+        archive.file_invoice(
+            Arriving(key, f"{number}.pdf", data, "pdf"), InvoiceData(f"num:{number}", number, issue_date=day)
+        )
+
+    file("25000000000000000003", date(2025, 7, 2))
+    file("25000000000000000002", date(2025, 7, 1))
+    file("25000000000000000001", date(2025, 7, 2))
+    file("25000000000000000004", None)
+    archive.write_index()
+    table = list(csv.reader(io.StringIO((archive.root / INDEX_NAME).read_text(encoding="utf-8-sig"))))
+    assert [(row[0], row[1][-1]) for row in table[1:]] == [
+        ("", "4"),
+        ("2025-07-01", "2"),
+        ("2025-07-02", "1"),
+        ("2025-07-02", "3"),
+    ]
+    assert all(row[12].endswith(".pdf") for row in table[1:])
+
+
 def test_index_csv_defuses_formulas_in_names(archive: Archive, tmp_path: Path) -> None:
     spec = sample_spec("数电普票")
     seller = dataclasses.replace(spec.seller, name="=HYPERLINK(示例)有限公司")
