@@ -16,6 +16,7 @@ import os
 import stat
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,11 @@ from storage.atomic import PlacementError, fsync_folder, link_into_place, write_
 from storage.source_files import FileState, SourceFiles, Stamp
 
 log = logging.getLogger("fapiao")
+
+# watchdog's inotify emitter registers a new subfolder twice when folders are created in quick succession
+# (mkdir -p) and warns about it from its thread; the second registration is the same callback, so the
+# warning is noise on the daemon's stderr.
+warnings.filterwarnings("ignore", message="Callback with id .* already exists for watch", category=RuntimeWarning)
 
 _EVENTS: list[type[FileSystemEvent]] = [
     FileCreatedEvent,
