@@ -31,6 +31,7 @@ from ingest.cli_common import (
     stdout_console,
 )
 from ingest.cli_daemon import init_command, run_command
+from ingest.cli_mail import mail_app
 from ingest.extract.reader import extract_path
 from ingest.model import Extraction, Status
 
@@ -106,6 +107,7 @@ app.command("review")(review_command)
 app.command("check")(check_command)
 app.command("status")(status_command)
 app.add_typer(archive_app, name="archive")
+app.add_typer(mail_app, name="mail")
 
 
 def main() -> None:
