@@ -39,6 +39,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import cast
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -541,3 +542,14 @@ def running_dovecot(*, idle: bool = True) -> Iterator[Dovecot]:
         if server is not None:
             server.stop()
         shutil.rmtree(directory)
+
+
+def require_dovecot() -> None:
+    if dovecot_binary() is None:
+        message = (
+            "IMAP tests need Dovecot (/usr/sbin/dovecot: apt-get install dovecot-core dovecot-imapd); "
+            "scripts/test installs it where it may"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)

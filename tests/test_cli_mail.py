@@ -6,29 +6,13 @@ from __future__ import annotations
 import itertools
 import secrets
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from cli_run import fapiao
-from dovecot_server import Dovecot, running_dovecot
-from test_dovecot_server import message, require_dovecot
+from dovecot_server import Dovecot
+from test_dovecot_server import message
 
 _names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    require_dovecot()
-    with running_dovecot() as server:
-        yield server
-
-
-@pytest.fixture
-def user(dovecot: Dovecot) -> str:
-    name = f"cli{next(_names)}@example.com"
-    dovecot.add_user(name, f"pw-{secrets.token_urlsafe(12)}")
-    return name
 
 
 def write_config(tmp_path: Path, *mailboxes: str) -> None:

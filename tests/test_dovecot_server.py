@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
-import os
 import secrets
 import socket
 import ssl
@@ -18,29 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dovecot_server import Dovecot, dovecot_binary, process_group_alive, running_dovecot
+from dovecot_server import Dovecot, process_group_alive, require_dovecot, running_dovecot
 from imapclient import IMAPClient, imap_utf7
 from imapclient.exceptions import LoginError
 
 _names = itertools.count()
-
-
-def require_dovecot() -> None:
-    if dovecot_binary() is None:
-        message = (
-            "IMAP tests need Dovecot (/usr/sbin/dovecot: apt-get install dovecot-core dovecot-imapd); "
-            "scripts/test installs it where it may"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    require_dovecot()
-    with running_dovecot() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +29,6 @@ def polling_dovecot() -> Iterator[Dovecot]:
     require_dovecot()
     with running_dovecot(idle=False) as server:
         yield server
-
-
-@pytest.fixture
-def user(dovecot: Dovecot) -> str:
-    """A new user on the shared server, so tests do not see each other's mail."""
-    name = f"user{next(_names)}@example.com"
-    dovecot.add_user(name, secrets.token_urlsafe(12))
-    return name
 
 
 def message(subject: str = "电子发票 No. 12345678", body: str = "您好，附件是发票。") -> bytes:

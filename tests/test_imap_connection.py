@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dovecot_server import Dovecot, _write_test_ca, running_dovecot
-from test_dovecot_server import message, require_dovecot
+from dovecot_server import Dovecot, _write_test_ca
+from test_dovecot_server import message
 
 from ingest.mail_config import MailboxSettings, Secret
 from ingest.mail_secret import SecretError, read_secret
@@ -35,20 +35,6 @@ from ingest.sources.imap_connection import (
 
 _names = itertools.count()
 WRONG = "wrong-secret-1234"
-
-
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    require_dovecot()
-    with running_dovecot() as server:
-        yield server
-
-
-@pytest.fixture
-def user(dovecot: Dovecot) -> str:
-    name = f"conn{next(_names)}@example.com"
-    dovecot.add_user(name, f"pw-{secrets.token_urlsafe(12)}")
-    return name
 
 
 def mailbox(dovecot: Dovecot, user: str, **changes: Any) -> MailboxSettings:
