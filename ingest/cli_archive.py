@@ -24,7 +24,7 @@ from ingest.cli_common import (
     stdout_console,
 )
 from ingest.daemon_status import DaemonStatus, read_status
-from ingest.importer import ExtractForImport, import_paths
+from ingest.importer import ExtractWith, import_paths
 from ingest.logs import printable
 from ingest.pipeline import Result
 from ingest.unpack import UnpackLimits
@@ -58,7 +58,7 @@ def import_command(
     """
     settings = settings_from(config)
     archive = open_archive(settings)
-    extract = ExtractForImport(date.today(), extract_limits(settings), ocr_reader(settings))
+    extract = ExtractWith(extract_limits(settings), ocr_reader(settings), date.today())
     workers = jobs or min(os.cpu_count() or 1, 4)
     err = Console(stderr=True, highlight=False)
     with Progress(

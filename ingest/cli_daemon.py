@@ -20,7 +20,8 @@ from ingest.cli_common import (
     open_archive,
     settings_from,
 )
-from ingest.daemon import Daemon, ExtractNow
+from ingest.daemon import Daemon
+from ingest.importer import ExtractWith
 from ingest.logs import setup_logging
 from ingest.unpack import UnpackLimits
 from storage.archive import STATE_FOLDER
@@ -100,7 +101,7 @@ def run_command(
     daemon = Daemon(
         settings,
         archive,
-        extract=ExtractNow(extract_limits(settings), ocr_reader(settings)),
+        extract=ExtractWith(extract_limits(settings), ocr_reader(settings)),
         unpack_limits=UnpackLimits(),
     )
     stop = threading.Event()

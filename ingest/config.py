@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.config_tables import ConfigError as ConfigError
-from ingest.config_tables import check_table, resolve_path
+from ingest.config_tables import check_table, move_target, resolve_path
 from ingest.mail_config import MailboxSettings, parse_mailboxes
 from storage.paths import PLACEHOLDERS
 
@@ -213,8 +213,8 @@ def _watches(where: str, tables: Any, base_dir: Path, archive_root: Path) -> tup
 def _after_action(where: str, section: str, text: str, base_dir: Path) -> AfterAction:
     if text in ("keep", "delete"):
         return AfterAction(text)
-    if text.startswith("move:") and text[len("move:") :].strip():
-        return AfterAction("move", resolve_path(text[len("move:") :].strip(), base_dir))
+    if (target := move_target(text)) is not None:
+        return AfterAction("move", resolve_path(target, base_dir))
     raise ConfigError(f"{where}: {section} after = {text!r}; choose keep, delete or move:<folder>")
 
 

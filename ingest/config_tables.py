@@ -30,3 +30,10 @@ def resolve_path(text: str, base_dir: Path) -> Path:
     """`~` expanded; a relative path is taken from the config file's folder."""
     path = Path(text).expanduser()
     return path if path.is_absolute() else base_dir / path
+
+
+def move_target(text: str) -> str | None:
+    """The target of an after-action written 'move:<target>' (trimmed); None for anything else or an empty one."""
+    if not text.startswith("move:"):
+        return None
+    return text[len("move:") :].strip() or None

@@ -12,13 +12,10 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from ingest.config import Settings
 from ingest.daemon_status import HEARTBEAT_SECONDS, DaemonStatus, SourceStatus, write_status
-from ingest.extract.reader import Limits, extract_bytes
-from ingest.extract.tesseract import Tesseract
 from ingest.logs import printable
 from ingest.model import Extraction
 from ingest.scheduler import Scheduler
@@ -35,18 +32,6 @@ RETRY_CHECK_SECONDS = 30.0  # failed files are due again after a minute or more
 STATUS_SECONDS = 2.0  # the status file is rewritten this often while things change
 # `--once` waits this long past the settle time for files still being written, then leaves them for next time.
 ONCE_PATIENCE_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class ExtractNow:
-    """The extractor for a long-running process: 'today' (which bounds plausible issue dates) is read
-    at each call, not fixed when the daemon started months ago."""
-
-    limits: Limits
-    ocr: Tesseract | None
-
-    def __call__(self, data: bytes, name: str) -> Extraction:
-        return extract_bytes(data, name, today=date.today(), limits=self.limits, ocr=self.ocr)
 
 
 class Daemon:

@@ -191,12 +191,14 @@ class _Prefetcher:
 
 
 @dataclass(frozen=True)
-class ExtractForImport:
-    """A picklable extractor for the worker processes."""
+class ExtractWith:
+    """The extractor bound to its limits and OCR; picklable, for import's worker processes. `today` bounds
+    plausible issue dates: read at each call unless fixed, so a daemon that runs for months does not keep
+    the day it started."""
 
-    today: date
     limits: Limits
     ocr: Tesseract | None
+    today: date | None = None
 
     def __call__(self, data: bytes, name: str) -> Extraction:
-        return extract_bytes(data, name, today=self.today, limits=self.limits, ocr=self.ocr)
+        return extract_bytes(data, name, today=self.today or date.today(), limits=self.limits, ocr=self.ocr)

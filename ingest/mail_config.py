@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ingest.config_tables import ConfigError, check_table, resolve_path
+from ingest.config_tables import ConfigError, check_table, move_target, resolve_path
 
 TLS_MODES = ("ssl", "starttls", "none")
 AUTH_MODES = ("password", "xoauth2")
@@ -234,6 +234,6 @@ def _since(where: str, section: str, value: date | str | None) -> date | None:
 def _after(where: str, section: str, text: str) -> MailAfter:
     if text in ("keep", "seen", "flag"):
         return MailAfter(text)
-    if text.startswith("move:") and text[len("move:") :].strip():
-        return MailAfter("move", text[len("move:") :].strip())
+    if (target := move_target(text)) is not None:
+        return MailAfter("move", target)
     raise ConfigError(f"{where}: {section} after = {text!r}; choose keep, seen, flag or move:<folder>")

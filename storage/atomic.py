@@ -64,16 +64,10 @@ def link_into_place(temp: Path, final: Path) -> bool:
 
 def replace_file(path: Path, data: bytes) -> None:
     """Atomically replace a file the program owns (index.csv): readers see the old or the new, never half."""
-    temp = write_temp(path.parent, data)
-    try:
-        temp.replace(path)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise PlacementError(f"cannot replace {path}: {_why(exc)}") from exc
-    fsync_folder(path.parent)
+    replace_file_streamed(path, lambda out: out.write(data))
 
 
-def replace_file_streamed(path: Path, write: Callable[[BinaryIO], None]) -> None:
+def replace_file_streamed(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """`replace_file` for content too large to hold in memory: `write` fills the temp file."""
     try:
         _make_folders(path.parent)

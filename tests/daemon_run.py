@@ -21,8 +21,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from ingest.config import AfterAction, ArchiveSettings, DaemonSettings, Settings, WatchSettings
-from ingest.daemon import Daemon, ExtractNow
+from ingest.daemon import Daemon
 from ingest.extract.reader import Limits
+from ingest.importer import ExtractWith
 from ingest.model import Extraction
 from ingest.unpack import UnpackLimits
 from storage.archive import Archive
@@ -106,7 +107,7 @@ def running_daemon(
     """The daemon on a thread, its sources started; stopped (and checked to exit 0) on leaving."""
     engine = open_database(settings.database_url)
     archive = Archive(settings.archive.root, engine, layout=settings.archive.layout)
-    daemon = Daemon(settings, archive, extract=extract or ExtractNow(Limits(), None), unpack_limits=UnpackLimits())
+    daemon = Daemon(settings, archive, extract=extract or ExtractWith(Limits(), None), unpack_limits=UnpackLimits())
     stop = threading.Event()
     running = Running(daemon, engine, stop, threading.Thread(target=lambda: None))
     running.thread = threading.Thread(target=lambda: running.exit_codes.append(daemon.run(stop)), daemon=True)

@@ -20,7 +20,7 @@ from invoice_xml import digital_xml
 
 from ingest.extract.normalize import fold
 from ingest.extract.reader import Limits
-from ingest.importer import ExtractForImport, ImportSummary, import_paths
+from ingest.importer import ExtractWith, ImportSummary, import_paths
 from ingest.unpack import UnpackLimits
 from storage.archive import INDEX_NAME, Archive, ArrivalKey, Outcome, sha256_hex
 from storage.atomic import TEMP_PREFIX
@@ -28,7 +28,7 @@ from storage.db import create_db_engine, open_database
 from storage.models import StoredFile
 
 LAYOUT = "{year}/{year}-{month}/{date}_{seller}_{total}_{number}"
-EXTRACT = ExtractForImport(date(2026, 1, 1), Limits(), None)
+EXTRACT = ExtractWith(Limits(), None, date(2026, 1, 1))
 
 
 @pytest.fixture

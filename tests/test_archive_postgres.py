@@ -15,13 +15,13 @@ from postgres_server import running_server, server_binaries
 from sqlalchemy import text
 
 from ingest.extract.reader import Limits
-from ingest.importer import ExtractForImport, import_paths
+from ingest.importer import ExtractWith, import_paths
 from ingest.unpack import UnpackLimits
 from storage import ledger
 from storage.archive import Archive, Outcome
 from storage.db import current_revision, head_revision, open_database
 
-EXTRACT = ExtractForImport(date(2026, 1, 1), Limits(), None)
+EXTRACT = ExtractWith(Limits(), None, date(2026, 1, 1))
 
 
 @pytest.fixture(scope="module")

@@ -17,14 +17,14 @@ from cli_run import fapiao
 from invoice_pdf import invoice_pdf, not_invoice_pdf, sample_spec
 
 from ingest.extract.reader import Limits
-from ingest.importer import ExtractForImport, ImportSummary, import_paths
+from ingest.importer import ExtractWith, ImportSummary, import_paths
 from ingest.unpack import UnpackLimits
 from storage.archive import INDEX_NAME, Archive, Outcome
 from storage.atomic import PlacementError
 from storage.db import open_database
 
 LAYOUT = "{year}/{year}-{month}/{date}_{seller}_{total}_{number}"
-EXTRACT = ExtractForImport(date(2026, 1, 1), Limits(), None)
+EXTRACT = ExtractWith(Limits(), None, date(2026, 1, 1))
 
 
 def make_archive(root: Path, database: Path) -> Archive:

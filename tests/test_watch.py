@@ -222,10 +222,10 @@ def test_a_broken_zip_is_quarantined_and_the_daemon_goes_on(tmp_path: Path) -> N
 def test_an_error_inside_the_pipeline_is_logged_and_retried_later(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from ingest.daemon import ExtractNow
     from ingest.extract.reader import Limits
+    from ingest.importer import ExtractWith
 
-    real = ExtractNow(Limits(), None)
+    real = ExtractWith(Limits(), None)
 
     broken = {"boom.pdf"}
 

@@ -143,8 +143,7 @@ class FolderSource:
             self.state = "scanning"
         remembered = self.files.remembered(self.name)
         now, wall = self.clock(), datetime.now(UTC)
-        with self._lock:
-            queued = set(self._queued)
+        queued = self._queued_now()
         count = 0
         for path in _files_under(self.root):
             stamp = _look(path)
@@ -158,8 +157,7 @@ class FolderSource:
 
     def retry_due(self) -> int:
         """Put files whose retry time has come back into the tracker; how many."""
-        with self._lock:
-            queued = set(self._queued)
+        queued = self._queued_now()
         now = self.clock()
         count = 0
         for text in self.files.due(self.name):
@@ -197,6 +195,11 @@ class FolderSource:
     def queued(self) -> int:
         with self._lock:
             return len(self._queued)
+
+    def _queued_now(self) -> set[Path]:
+        """Files on the ingest queue (handed over, not yet taken): a scan must not hand them over again."""
+        with self._lock:
+            return set(self._queued)
 
     def _start_observer(self) -> None:
         """Native events, or polling when configured or when native watching fails (typically the inotify
