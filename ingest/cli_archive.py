@@ -43,6 +43,7 @@ _SUMMARY_ORDER = (
     (Outcome.CONFLICT, "conflicts"),
     (Outcome.UNRECOGNIZED, "unrecognized"),
     (Outcome.SKIPPED, "skipped"),
+    (Outcome.LINK_ONLY, "mails with only download links"),
     (Outcome.FAILED, "failed"),
 )
 

@@ -94,9 +94,6 @@ def run_command(
         )
         raise typer.Exit(EXIT_USAGE)
     handler = setup_logging(settings.daemon.log_file)
-    if settings.mailboxes:
-        # The [[mailbox]] settings are checked already; the poller itself is issue 6, still in the works.
-        log.warning("mailboxes are not polled yet in this version: %d [[mailbox]] ignored", len(settings.mailboxes))
     archive = open_archive(settings)
     daemon = Daemon(
         settings,

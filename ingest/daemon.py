@@ -20,9 +20,11 @@ from ingest.logs import printable
 from ingest.model import Extraction
 from ingest.scheduler import Scheduler
 from ingest.sources.folder import FolderSource
+from ingest.sources.imap import MailboxSource
 from ingest.unpack import UnpackLimits
-from ingest.worker import Intake, Worker
+from ingest.worker import Intake, SourceCounts, Worker
 from storage.archive import STATE_FOLDER, Archive, Outcome
+from storage.mail_state import MailState
 from storage.source_files import SourceFiles
 
 log = logging.getLogger("fapiao")
@@ -49,7 +51,7 @@ class Daemon:
         self.clock = clock
         self.worker = Worker(Intake(archive, extract, unpack_limits))
         files = SourceFiles(archive.engine)
-        self.sources = [
+        self.folders = [
             FolderSource(
                 watch,
                 files=files,
@@ -60,6 +62,14 @@ class Daemon:
             )
             for watch in settings.watches
         ]
+        mail_state = MailState(archive.engine)
+        self.mailboxes = [
+            MailboxSource(
+                mailbox, mail_state=mail_state, put=self.worker.put, max_attempts=settings.daemon.max_attempts
+            )
+            for mailbox in settings.mailboxes
+        ]
+        self.sources: list[FolderSource | MailboxSource] = [*self.folders, *self.mailboxes]
         self.started_at = datetime.now(UTC)
         self._status_written = -HEARTBEAT_SECONDS
         self._status_shape: object = None
@@ -82,9 +92,10 @@ class Daemon:
                     log.exception("cannot start %s; trying again at the next rescan", source.name)
             scheduler.start()
             log.info(
-                "running; archive %s; drop invoices into: %s",
+                "running; archive %s; drop invoices into: %s%s",
                 self.archive.root,
-                ", ".join(str(source.root) for source in self.sources),
+                ", ".join(str(source.root) for source in self.folders) or "(no watched folder)",
+                f"; mailboxes: {', '.join(m.mailbox.name for m in self.mailboxes)}" if self.mailboxes else "",
             )
             last_tick = self.clock()
             while not stop.is_set():
@@ -116,15 +127,21 @@ class Daemon:
             if not self.worker.run_one(timeout=TICK_SECONDS):
                 if not any(source.settling for source in self.sources):
                     break
-                if self.clock() > deadline:
+                # A mailbox's backfill may take long: only files still being written are given up on.
+                if self.clock() > deadline and not any(mailbox.settling for mailbox in self.mailboxes):
                     log.warning("some files were still being written; they are taken next time")
                     break
+        for source in self.sources:
+            source.stop()
         self.worker.write_index()
         self._write_status(stopped=True)
         failed = sum(counts.outcomes[Outcome.FAILED] for counts in self.worker.counts.values())
         if failed:
             log.warning("%d files failed (see above); they are tried again next time unless quarantined", failed)
-        return 1 if failed else 0
+        unread = [mailbox.mailbox.name for mailbox in self.mailboxes if mailbox.pass_failed]
+        if unread:
+            log.warning("mailboxes not read (see above): %s", ", ".join(unread))
+        return 1 if failed or unread else 0
 
     def status(self, *, stopped: bool = False) -> DaemonStatus:
         now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -134,13 +151,13 @@ class Daemon:
             sources.append(
                 SourceStatus(
                     name=source.name,
-                    kind="folder",
+                    kind="folder" if isinstance(source, FolderSource) else "mailbox",
                     state=source.state,
                     settling=source.settling,
                     queued=source.queued,
                     last_scan=source.last_scan.isoformat(timespec="seconds") if source.last_scan else None,
                     outcomes={str(k): v for k, v in sorted(counts.outcomes.items())} if counts else {},
-                    last_error=counts.last_error if counts else "",
+                    last_error=_last_error(source, counts),
                     last_error_at=_iso(counts.last_error_at) if counts else None,
                 )
             )
@@ -169,6 +186,12 @@ class Daemon:
             log.warning("cannot write the status file: %s", exc)
         self._status_shape = shape
         self._status_written = self.clock()
+
+
+def _last_error(source: FolderSource | MailboxSource, counts: SourceCounts | None) -> str:
+    """A mailbox that cannot connect says so before anything about single messages."""
+    trouble = source.last_trouble if isinstance(source, MailboxSource) else ""
+    return trouble or (counts.last_error if counts else "")
 
 
 def _iso(seconds: float | None) -> str | None:

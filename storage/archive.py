@@ -49,6 +49,7 @@ class Outcome(StrEnum):
     CONFLICT = "conflict"  # same invoice key, different amount or seller: kept under _review/
     UNRECOGNIZED = "unrecognized"  # not an invoice (or unreadable as one): kept under _unrecognized/
     SKIPPED = "skipped"  # not a kind of file invoices come in; not stored
+    LINK_ONLY = "link_only"  # a mail with no invoice file, only links to download one (the reason lists them)
     FAILED = "failed"  # could not be processed; retried when it arrives again
 
 

@@ -86,7 +86,13 @@ def find(engine: Engine, text: str) -> Found:
         ids = [i.id for i in invoices]
         arrivals = session.exec(
             select(Arrival)
-            .where(or_(col(Arrival.invoice_id).in_(ids), col(Arrival.source_key).contains(text)))
+            .where(
+                or_(
+                    col(Arrival.invoice_id).in_(ids),
+                    col(Arrival.source_key).contains(text),
+                    col(Arrival.reason).contains(text),  # a mail's subject, a download link
+                )
+            )
             .order_by(col(Arrival.last_seen))
         ).all()
         return Found(_with_files(session, invoices), list(arrivals))

@@ -94,3 +94,43 @@ class SourceFile(SQLModel, table=True):
     reason: str = ""
     next_try: datetime | None = None
     updated: datetime
+
+
+class MailFolder(SQLModel, table=True):
+    """How far a mailbox folder has been read: every message with a UID up to `last_uid` under this
+    UIDVALIDITY has been handed over (done, or remembered in mail_messages for a retry)."""
+
+    __tablename__ = "mail_folders"
+    __table_args__ = (UniqueConstraint("source", "folder", name="uq_mail_folder"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str  # 'imap:<account>'
+    folder: str  # as the server names it, decoded from modified UTF-7
+    uidvalidity: int = Field(sa_type=BigInteger)  # UIDs are 32-bit unsigned: past a signed int
+    last_uid: int = Field(sa_type=BigInteger)
+    updated: datetime
+
+
+class MailMessage(SQLModel, table=True):
+    """A message that carried something (invoice candidates, download links) or failed: what became of it,
+    whether the after-action is still owed, and its Message-ID, by which it is recognised if the folder's
+    UIDs are ever renumbered (UIDVALIDITY changed)."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (UniqueConstraint("source", "folder", "uidvalidity", "uid", name="uq_mail_message_uid"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    folder: str
+    uidvalidity: int = Field(sa_type=BigInteger)
+    uid: int = Field(sa_type=BigInteger)
+    message_id: str | None = Field(default=None, index=True)
+    subject: str = ""
+    sender: str = ""
+    state: str  # 'done', 'retry' (failed; fetched again at next_try) or 'quarantined' (failed too often)
+    ack: str = "none"  # the after-action: 'none' (not wanted or not applicable), 'pending' or 'done'
+    attempts: int = 0
+    reason: str = ""
+    links: str = "[]"  # JSON list of invoice download links found in the body
+    next_try: datetime | None = None
+    updated: datetime

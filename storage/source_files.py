@@ -27,6 +27,19 @@ class FileState(StrEnum):
     QUARANTINED = "quarantined"
 
 
+def after_failure(attempts: int, max_attempts: int, now: datetime) -> tuple[FileState, datetime | None]:
+    """The state after the `attempts`-th failure in a row: a retry after 1, 2, 4... minutes (at most
+    LAST_RETRY), or quarantine once `max_attempts` is reached. Shared by files and mail."""
+    if attempts >= max_attempts:
+        return FileState.QUARANTINED, None
+    return FileState.RETRY, now + min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without a zone; they were stored in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class Stamp:
     """What tells a file has changed without reading it."""
@@ -48,7 +61,7 @@ class Remembered:
         if stamp != self.stamp:
             return False
         if self.state is FileState.RETRY:
-            return self.next_try is not None and _utc(self.next_try) > now
+            return self.next_try is not None and as_utc(self.next_try) > now
         return True
 
 
@@ -79,10 +92,7 @@ class SourceFiles:
         previous = self.get(source, path)
         again = previous is not None and previous.state is not FileState.DONE and previous.stamp == stamp
         attempts = 1 + (previous.attempts if again and previous is not None else 0)
-        if attempts >= max_attempts:
-            state, next_try = FileState.QUARANTINED, None
-        else:
-            state, next_try = FileState.RETRY, self.now() + min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY)
+        state, next_try = after_failure(attempts, max_attempts, self.now())
         self._save(source, path, stamp, sha256, state, attempts=attempts, reason=reason, next_try=next_try)
         return Remembered(stamp, sha256, state, attempts, next_try)
 
@@ -93,7 +103,7 @@ class SourceFiles:
                 select(SourceFile).where(SourceFile.source == source, SourceFile.state == FileState.RETRY)
             ).all()
             now = self.now()
-            return [row.path for row in rows if row.next_try is None or _utc(row.next_try) <= now]
+            return [row.path for row in rows if row.next_try is None or as_utc(row.next_try) <= now]
 
     def problems(self, source: str) -> list[tuple[str, FileState, str]]:
         """Files waiting for a retry or quarantined: (path, state, reason)."""
@@ -134,8 +144,3 @@ class SourceFiles:
 
 def _remembered(row: SourceFile) -> Remembered:
     return Remembered(Stamp(row.size, row.mtime_ns), row.sha256, FileState(row.state), row.attempts, row.next_try)
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands datetimes back without a zone; they were stored in UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -17,7 +17,9 @@ import logging
 import re
 import socket
 import ssl
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date
 from importlib import metadata
 from typing import Any, NamedTuple
 
@@ -283,3 +285,169 @@ def folder_counts(client: IMAPClient, folders: Iterable[str]) -> list[FolderCoun
             )
         )
     return counts
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A logged-in session: the few commands the poller uses, each failure as one of two errors
+
+
+class MailCommandError(Exception):
+    """The server refused one command (NO or BAD); the connection is still usable."""
+
+
+class ConnectionLostError(MailConnectError):
+    """The connection broke (EOF, BYE, reset, timeout): reconnect."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("network", message)
+
+
+class Selected(NamedTuple):
+    folder: str
+    uidvalidity: int
+    uidnext: int  # 0 when the server did not say
+    exists: int
+
+
+HEADER_FIELDS = "HEADER.FIELDS (FROM SENDER SUBJECT MESSAGE-ID DATE)"
+_IDLE_STEP_SECONDS = 1.0  # IDLE is checked this often for a stop, a wake-up or acknowledgements to send
+
+
+class MailSession:
+    """One logged-in connection, used by one thread. Every method raises ConnectionLostError when the connection
+    broke, and MailCommandError when the server refused the command."""
+
+    def __init__(self, client: IMAPClient, mailbox: MailboxSettings) -> None:
+        self.client = client
+        self.where = f"{mailbox.host}:{mailbox.port}"
+        self.selected: Selected | None = None
+        self.readonly = True
+
+    @property
+    def can_idle(self) -> bool:
+        return self._has("IDLE")
+
+    @property
+    def can_move(self) -> bool:
+        return self._has("MOVE")
+
+    @property
+    def can_uid_expunge(self) -> bool:
+        return self._has("UIDPLUS")
+
+    def _has(self, capability: str) -> bool:
+        with self._errors("CAPABILITY"):
+            return bool(self.client.has_capability(capability))
+
+    def select(self, folder: str, *, readonly: bool) -> Selected:
+        """SELECT (or EXAMINE when `readonly`: nothing in the folder can change, not even \\Recent)."""
+        with self._errors(f"SELECT {folder!r}"):
+            answer = self.client.select_folder(folder, readonly=readonly)
+        self.selected = Selected(
+            folder,
+            int(answer.get(b"UIDVALIDITY", 0)),
+            int(answer.get(b"UIDNEXT", 0)),
+            int(answer.get(b"EXISTS", 0)),
+        )
+        self.readonly = readonly
+        return self.selected
+
+    def uids_above(self, last_uid: int) -> list[int]:
+        """UIDs of the selected folder above `last_uid`, ascending. (`UID n:*` always matches the highest UID,
+        even one below n: those are dropped.)"""
+        with self._errors("UID SEARCH"):
+            found = self.client.search(["UID", f"{last_uid + 1}:*"])
+        return sorted(uid for uid in found if uid > last_uid)
+
+    def uids_since(self, day: date | None) -> list[int]:
+        """UIDs of messages that arrived on or after `day` (every message when None), ascending."""
+        criteria: list[Any] = ["SINCE", day] if day is not None else ["ALL"]
+        with self._errors("UID SEARCH"):
+            return sorted(self.client.search(criteria))
+
+    def fetch(self, uids: Iterable[int], items: Sequence[str]) -> dict[int, dict[bytes, Any]]:
+        wanted = list(uids)
+        if not wanted:
+            return {}
+        with self._errors("UID FETCH"):
+            answer = self.client.fetch(wanted, list(items))
+        return {int(uid): data for uid, data in answer.items()}
+
+    def idle(self, seconds: float, interrupted: Callable[[], bool]) -> bool:
+        """IDLE for up to `seconds`, or until `interrupted()`; True when the server said new mail arrived.
+
+        imapclient's idle_check returns an empty list at once on EOF, so an empty answer well before its
+        timeout, or a BYE, is a lost connection."""
+        with self._errors("IDLE"):
+            self.client.idle()
+        deadline = time.monotonic() + seconds
+        arrived = False
+        while not arrived and not interrupted():
+            step = min(_IDLE_STEP_SECONDS, deadline - time.monotonic())
+            if step <= 0:
+                break
+            started = time.monotonic()
+            with self._errors("IDLE"):
+                responses = self.client.idle_check(timeout=step)
+            for response in responses:
+                if len(response) >= 2 and response[0] == b"BYE":
+                    raise ConnectionLostError(f"{self.where} closed the connection: {_text(response[1])}")
+                if len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT"):
+                    arrived = True
+            if not responses and time.monotonic() - started < step / 2:
+                raise ConnectionLostError(f"{self.where} closed the connection during IDLE")
+        with self._errors("IDLE"):
+            self.client.idle_done()
+        return arrived
+
+    def add_flags(self, uids: Sequence[int], flags: Sequence[str]) -> None:
+        with self._errors("UID STORE"):
+            self.client.add_flags(list(uids), list(flags), silent=True)
+
+    def move(self, uids: Sequence[int], folder: str) -> str:
+        """Move to `folder` (created when missing): MOVE where offered, else COPY, \\Deleted and UID EXPUNGE of
+        just these messages. Without UIDPLUS nothing is expunged (a plain EXPUNGE would also remove whatever
+        else the person marked deleted); the copies are marked \\Deleted for their mail client to clean up.
+        Returns how it was done."""
+        if not self._exists(folder):
+            with self._errors(f"CREATE {folder!r}"):
+                self.client.create_folder(folder)
+        if self.can_move:
+            with self._errors(f"UID MOVE to {folder!r}"):
+                self.client.move(list(uids), folder)
+            return "MOVE"
+        with self._errors(f"UID COPY to {folder!r}"):
+            self.client.copy(list(uids), folder)
+        self.add_flags(uids, ["\\Deleted"])
+        if not self.can_uid_expunge:
+            return "COPY (left marked \\Deleted: the server cannot expunge single messages)"
+        with self._errors("UID EXPUNGE"):
+            self.client.uid_expunge(list(uids))
+        return "COPY + UID EXPUNGE"
+
+    def _exists(self, folder: str) -> bool:
+        with self._errors("LIST"):
+            return bool(self.client.folder_exists(folder))
+
+    def close(self) -> None:
+        """Log out politely when the connection still works; never raises."""
+        with contextlib.suppress(Exception):
+            self.client.logout()
+        with contextlib.suppress(Exception):
+            self.client.shutdown()
+
+    @contextlib.contextmanager
+    def _errors(self, command: str) -> Iterator[None]:
+        try:
+            yield
+        except (IMAPClient.AbortError, OSError, ssl.SSLError) as exc:  # OSError covers timeouts and resets
+            raise ConnectionLostError(
+                f"{self.where}: the connection broke during {command}: {printable(str(exc)) or type(exc).__name__}"
+            ) from None
+        except IMAPClient.Error as exc:
+            raise MailCommandError(f"{self.where} refused {command}: {printable(str(exc))}") from None
+
+
+def open_session(mailbox: MailboxSettings, secret: str, *, timeout: float = 30) -> MailSession:
+    """connect(), as a MailSession. Raises MailConnectError."""
+    return MailSession(connect(mailbox, secret, timeout=timeout), mailbox)

@@ -148,6 +148,12 @@ def read_message(data: bytes, *, limits: MailLimits = DEFAULT_LIMITS) -> MailCon
     )
 
 
+def read_envelope(header_bytes: bytes) -> MailContents:
+    """Subject, sender, Message-ID and date from a header block alone (the IMAP poller fetches
+    `BODY.PEEK[HEADER.FIELDS (...)]`), decoded as read_message decodes them; never raises."""
+    return _envelope(parse_header_block(header_bytes))
+
+
 def _headers_only(data: bytes, problem: str) -> MailContents:
     end = min((i for i in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if i >= 0), default=_MAX_HEADER_BYTES)
     headers = parse_header_block(data[: min(end, _MAX_HEADER_BYTES)])

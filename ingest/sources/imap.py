@@ -1,0 +1,545 @@
+"""A mailbox as a source: one connection per account, kept open, IDLE where the server offers it.
+
+Sync is by identity. For each folder the database keeps UIDVALIDITY and the highest UID handed over
+(`storage.mail_state`); a poll asks the server only for UIDs above it. The first sync backfills the `since`
+window (a day early: SINCE compares dates only) in batches. A changed UIDVALIDITY (the server renumbered the
+folder) starts a rescan that recognises handled messages by Message-ID, and their files by sha256, so nothing
+is taken twice.
+
+For each batch of new messages the poller fetches the BODYSTRUCTURE and a few header fields; filters (sender,
+subject) are matched here on the decoded text, since many servers reject non-ASCII SEARCH. Only the parts
+that can be invoices are downloaded (`mail_fetch`). Each message with something in it goes through the ingest
+queue as one piece of work (`MailWork`); the worker, the one writer, stores its candidates and records the
+message. A message that failed is fetched again later with backoff and quarantined after `max_attempts`.
+
+The after-action (seen, flag, move) is owed only once every invoice of a message is committed, and is done by
+the poller's thread, the only one that talks to the server. Work in flight is bounded in count and bytes, so
+memory does not follow the mailbox's size.
+
+Connection trouble is retried with exponential backoff and jitter; a refused login or an untrusted certificate
+is reported once and retried slowly, since it will not fix itself in seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from ingest.logs import printable
+from ingest.mail_config import MailboxSettings, Secret
+from ingest.mail_secret import SecretError, read_secret
+from ingest.pipeline import Result
+from ingest.sources.imap_connection import (
+    HEADER_FIELDS,
+    MailCommandError,
+    MailConnectError,
+    MailSession,
+    Selected,
+    open_session,
+)
+from ingest.sources.mail_fetch import FetchedMail, read_over_imap, source_key
+from ingest.sources.mail_parts import DEFAULT_LIMITS, MailLimits
+from ingest.sources.mime import MailContents, read_envelope
+from ingest.worker import Intake, Work
+from storage.archive import Outcome
+from storage.mail_state import Ack, FolderPosition, MailState, MessageFacts, MessageRef
+from storage.source_files import FileState
+
+log = logging.getLogger("fapiao")
+
+BATCH = 200  # messages per BODYSTRUCTURE fetch
+MAX_IN_FLIGHT = 32  # messages handed to the worker and not yet stored
+MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024  # their candidates' bytes (one bigger message still goes alone)
+FIRST_BACKOFF_SECONDS = 2.0
+LAST_BACKOFF_SECONDS = 300.0
+# A refused login, a missing secret or an untrusted certificate waits this long before the next try.
+SLOW_RETRY_SECONDS = 1800.0
+CONNECT_TIMEOUT_SECONDS = 60.0
+# Outcomes that mean the message's invoice is in the archive: only then is the after-action done.
+_INVOICE_OUTCOMES = frozenset(
+    {Outcome.ARCHIVED, Outcome.REVIEW, Outcome.DUPLICATE, Outcome.COMPANION, Outcome.CONFLICT}
+)
+
+
+def backoff_seconds(failures: int, rand: Callable[[], float] = random.random) -> float:
+    """Wait before reconnect number `failures` (1, 2, ...): doubling from FIRST_BACKOFF_SECONDS up to
+    LAST_BACKOFF_SECONDS, spread by ±25 % so that many daemons behind one NAT do not come back in step."""
+    base = min(FIRST_BACKOFF_SECONDS * 2.0 ** max(failures - 1, 0), LAST_BACKOFF_SECONDS)
+    return float(base * (0.75 + 0.5 * rand()))
+
+
+def wanted_by_filters(mailbox: MailboxSettings, envelope: MailContents) -> bool:
+    """The [[mailbox]] senders/subjects filters on the decoded From and Subject: case-insensitive substrings;
+    an empty list lets everything through."""
+    sender = f"{envelope.sender_name} <{envelope.sender_address}>".lower()
+    subject = envelope.subject.lower()
+    if mailbox.senders and not any(word.lower() in sender for word in mailbox.senders):
+        return False
+    return not mailbox.subjects or any(word.lower() in subject for word in mailbox.subjects)
+
+
+def backfill_from(since: date | None) -> date | None:
+    """The SINCE date that covers `since`: a day early, because servers compare dates in their own zone."""
+    return None if since is None else since - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class MailWork:
+    """One message on its way through the ingest queue."""
+
+    mailbox: MailboxSource
+    mail: FetchedMail
+    failure: str | None = None  # the message could not be fetched: recorded as a failure
+    retry: bool = False  # fetched again after a failure: recorded whatever it carries
+
+    @property
+    def source(self) -> str:
+        return self.mailbox.name
+
+    @property
+    def label(self) -> str:
+        subject = self.mail.envelope.subject
+        return f"{source_key(self.mail.ref)}{f' ({subject})' if subject else ''}"
+
+    @property
+    def size(self) -> int:
+        return sum(len(candidate.data) for candidate in self.mail.candidates)
+
+    def ingest(self, intake: Intake) -> list[Result]:
+        return self.mailbox.ingest(self, intake)
+
+    def crashed(self, reason: str) -> None:
+        self.mailbox.crashed(self, reason)
+
+
+@dataclass(frozen=True)
+class FolderProgress:
+    """Every message of a folder up to `last_uid` has been handed over: once the worker reaches this item,
+    everything before it is recorded, so the position can move."""
+
+    mailbox: MailboxSource
+    folder: str
+    uidvalidity: int
+    last_uid: int
+
+    @property
+    def source(self) -> str:
+        return self.mailbox.name
+
+    @property
+    def label(self) -> str:
+        return f"{self.folder} up to UID {self.last_uid}"
+
+    def ingest(self, intake: Intake) -> list[Result]:
+        self.mailbox.mail_state.advance(self.mailbox.name, self.folder, self.uidvalidity, self.last_uid)
+        return []
+
+    def crashed(self, reason: str) -> None:
+        """Nothing to undo: the position stays behind, and the messages after it are read again."""
+
+
+class MailboxSource:
+    def __init__(
+        self,
+        mailbox: MailboxSettings,
+        *,
+        mail_state: MailState,
+        put: Callable[[Work], None],
+        max_attempts: int,
+        limits: MailLimits = DEFAULT_LIMITS,
+        secret_reader: Callable[[Secret], str] = read_secret,
+        session_opener: Callable[[MailboxSettings, str], MailSession] = lambda mailbox, secret: open_session(
+            mailbox, secret, timeout=CONNECT_TIMEOUT_SECONDS
+        ),
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.mailbox = mailbox
+        self.name = mailbox.source
+        self.mail_state = mail_state
+        self.put = put
+        self.max_attempts = max_attempts
+        self.limits = limits
+        self.secret_reader = secret_reader
+        self.session_opener = session_opener
+        self.rand = rand
+        # 'connecting', 'syncing', 'idle' (IDLE), 'polling' (no IDLE: every poll_seconds), 'offline' (waiting to
+        # reconnect), 'login failed', 'stopped'.
+        self.state = "stopped"
+        self.last_scan: datetime | None = None
+        self.last_trouble = ""
+        self.pass_failed = False  # `run --once`: the mailbox could not be read
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._acks_owed = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._once = False
+        self._cursor: dict[str, FolderPosition] = {}
+        self._in_flight = 0
+        self._in_flight_bytes = 0
+        self._flight = threading.Condition()
+
+    # --- the source interface the daemon drives ------------------------------------------------------
+
+    def start(self, *, observe: bool = True) -> None:
+        """Connect and keep the mailbox in sync on a thread of its own; with `observe` False, one pass."""
+        self._once = not observe
+        self._stop.clear()
+        self.state = "connecting"
+        self._thread = threading.Thread(target=self._run, name=f"mailbox {self.mailbox.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        with self._flight:
+            self._flight.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.state = "stopped"
+
+    def scan(self) -> int:
+        """Look for new mail now (the daemon's periodic rescan; IDLE usually says so first)."""
+        self._wake.set()
+        return 0
+
+    def retry_due(self) -> int:
+        """Wake the poller when a failed message is due again."""
+        due = sum(
+            len(self.mail_state.due(self.name, folder, position.uidvalidity))
+            for folder, position in list(self._cursor.items())
+        )
+        if due:
+            self._wake.set()
+        return due
+
+    def tick(self) -> int:
+        return 0
+
+    @property
+    def settling(self) -> int:
+        """1 while a one-time pass (`run --once`) is still reading the mailbox."""
+        return int(self._once and self._thread is not None and self._thread.is_alive())
+
+    @property
+    def queued(self) -> int:
+        return self._in_flight
+
+    # --- the worker's side: storing one message ------------------------------------------------------
+
+    def ingest(self, work: MailWork, intake: Intake) -> list[Result]:
+        try:
+            return self._store(work, intake)
+        finally:
+            self._landed(work)
+
+    def crashed(self, work: MailWork, reason: str) -> None:
+        try:
+            self._failed(work, reason)
+        finally:
+            self._landed(work)
+
+    def _store(self, work: MailWork, intake: Intake) -> list[Result]:
+        mail = work.mail
+        results = []
+        for candidate in mail.candidates:
+            results.extend(intake.process(candidate))
+        for key, name, reason in mail.refused:
+            results.append(intake.refuse(self.name, key, f"{name}: {reason}"))
+        if work.failure is not None:
+            results.append(intake.refuse(self.name, source_key(mail.ref), work.failure))
+        elif mail.links and not mail.candidates:
+            results.append(intake.refuse(self.name, source_key(mail.ref), _links_reason(mail), Outcome.LINK_ONLY))
+        failures = [f"{r.name}: {r.filed.reason}" for r in results if r.filed.outcome is Outcome.FAILED]
+        if failures:
+            self._failed(work, "; ".join(failures))
+            return results
+        brought_invoice = any(result.filed.outcome in _INVOICE_OUTCOMES for result in results)
+        ack = Ack.PENDING if brought_invoice and self.mailbox.after.kind != "keep" else Ack.NONE
+        self.mail_state.done(self.name, mail.ref, _facts(mail), ack=ack)
+        if ack is Ack.PENDING:
+            self._acks_owed.set()
+        return results
+
+    def _failed(self, work: MailWork, reason: str) -> None:
+        state = self.mail_state.failed(
+            self.name, work.mail.ref, _facts(work.mail), reason, max_attempts=self.max_attempts
+        )
+        if state is FileState.QUARANTINED:
+            log.warning(
+                "quarantined %s %s after %d attempts (%s); it is not fetched again",
+                self.name,
+                printable(work.label),
+                self.max_attempts,
+                printable(reason),
+            )
+
+    def _landed(self, work: MailWork) -> None:
+        with self._flight:
+            self._in_flight -= 1
+            self._in_flight_bytes -= work.size
+            self._flight.notify_all()
+
+    # --- the poller's thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            slow = False
+            session: MailSession | None = None
+            try:
+                self.state = "connecting"
+                session = self.session_opener(self.mailbox, self.secret_reader(self.mailbox.secret))
+                if self.last_trouble:
+                    log.info("%s: connected again", self.name)
+                self.last_trouble, failures = "", 0
+                self._serve(session)
+                if self._once:
+                    return
+            except SecretError as exc:
+                slow = self._trouble(f"cannot read the secret: {exc}", slow=True)
+            except MailConnectError as exc:
+                slow = self._trouble(exc.message, slow=exc.kind in ("auth", "tls"))
+            except MailCommandError as exc:
+                slow = self._trouble(str(exc), slow=False)
+            except Exception as exc:  # a bug must not end the mailbox's thread for good
+                log.exception("%s: unexpected error; reconnecting", self.name)
+                slow = self._trouble(f"{type(exc).__name__}: {exc}", slow=False)
+            finally:
+                if session is not None:
+                    session.close()
+            if self._once:
+                self.pass_failed = True
+                return
+            failures += 1
+            self.state = "login failed" if slow else "offline"
+            self._stop.wait(SLOW_RETRY_SECONDS if slow else backoff_seconds(failures, self.rand))
+        self.state = "stopped"
+
+    def _trouble(self, message: str, *, slow: bool) -> bool:
+        """Said once at warning level (error for what needs a person); the same trouble again only in debug."""
+        if message != self.last_trouble:
+            level = logging.ERROR if slow else logging.WARNING
+            then = f"trying again in {SLOW_RETRY_SECONDS / 60:.0f} min" if slow else "reconnecting with backoff"
+            log.log(level, "%s: %s (%s)", self.name, printable(message), then)
+        else:
+            log.debug("%s: again: %s", self.name, printable(message))
+        self.last_trouble = message
+        return slow
+
+    def _serve(self, session: MailSession) -> None:
+        """Sync every folder, then wait for news (IDLE or the poll interval); until stopped or disconnected."""
+        while not self._stop.is_set():
+            self.state = "syncing"
+            self._wake.clear()
+            for folder in self.mailbox.folders:
+                self._sync(session, folder)
+                if self._stop.is_set():
+                    return
+            self.last_scan = datetime.now(UTC)
+            if self._once:
+                self._finish_pass(session)
+                return
+            self._wait(session)
+
+    def _wait(self, session: MailSession) -> None:
+        def interrupted() -> bool:
+            return self._stop.is_set() or self._wake.is_set() or self._acks_owed.is_set()
+
+        if session.can_idle:
+            self.state = "idle"
+            self._select(session, self.mailbox.folders[0])
+            many = len(self.mailbox.folders) > 1  # only the first folder is IDLEd on: poll the others
+            seconds = min(self.mailbox.idle_seconds, self.mailbox.poll_seconds) if many else self.mailbox.idle_seconds
+            session.idle(seconds, interrupted)
+            return
+        self.state = "polling"
+        deadline = time.monotonic() + self.mailbox.poll_seconds
+        while not interrupted() and time.monotonic() < deadline:
+            self._wake.wait(min(1.0, max(deadline - time.monotonic(), 0)))
+
+    def _finish_pass(self, session: MailSession) -> None:
+        """`run --once`: wait for the worker to store what was handed over, then do the owed after-actions."""
+        with self._flight:
+            while self._in_flight and not self._stop.is_set():
+                self._flight.wait(0.5)
+        for folder in self.mailbox.folders:
+            selected = self._select(session, folder)
+            self._acknowledge(session, selected)
+
+    def _select(self, session: MailSession, folder: str) -> Selected:
+        """The folder selected; again only when another is selected, so a quiet poll costs one command.
+        Read-only (EXAMINE) unless an after-action needs to change the mail."""
+        readonly = self.mailbox.after.kind == "keep"
+        current = session.selected
+        if current is not None and current.folder == folder and session.readonly == readonly:
+            return current
+        return session.select(folder, readonly=readonly)
+
+    def _sync(self, session: MailSession, folder: str) -> None:
+        selected = self._select(session, folder)
+        position = self._cursor.get(folder) or self.mail_state.position(self.name, folder)
+        if position is None:
+            self._first_sync(session, selected)
+        elif position.uidvalidity != selected.uidvalidity:
+            log.warning(
+                "%s %s: UIDVALIDITY changed (%d -> %d), the server renumbered the folder: rescanning, recognising "
+                "messages already taken by Message-ID and their files by sha256",
+                self.name,
+                folder,
+                position.uidvalidity,
+                selected.uidvalidity,
+            )
+            self._cursor[folder] = FolderPosition(selected.uidvalidity, 0, position.updated)
+            day = backfill_from(self.mailbox.since or position.updated.date())
+            self._take(session, selected, session.uids_since(day), recognise=True)
+        else:
+            self._take(session, selected, session.uids_above(position.last_uid))
+        due = self.mail_state.due(self.name, folder, selected.uidvalidity)
+        if due:
+            self._take(session, selected, due, retry=True)
+        self._acknowledge(session, selected)
+
+    def _first_sync(self, session: MailSession, selected: Selected) -> None:
+        if self.mailbox.since is None:  # only mail from now on
+            last = selected.uidnext - 1 if selected.uidnext else max(session.uids_since(None), default=0)
+            log.info("%s %s: first sync, taking mail from UID %d on (no `since`)", self.name, selected.folder, last + 1)
+            self._hand_over_progress(selected, max(last, 0))
+            return
+        uids = session.uids_since(backfill_from(self.mailbox.since))
+        log.info("%s %s: first sync, %d messages since %s", self.name, selected.folder, len(uids), self.mailbox.since)
+        self._take(session, selected, uids)
+        if not uids:
+            self._hand_over_progress(selected, 0)
+
+    def _take(
+        self, session: MailSession, selected: Selected, uids: list[int], *, recognise: bool = False, retry: bool = False
+    ) -> None:
+        """Read `uids` in batches and hand over each message that carries something; the folder's position
+        moves after each batch (not for retries, which are below it)."""
+        for start in range(0, len(uids), BATCH):
+            if self._stop.is_set():
+                return
+            batch = uids[start : start + BATCH]
+            for work in self._read_batch(session, selected, batch, recognise=recognise, retry=retry):
+                self._hand_over(work)
+                if self._stop.is_set():
+                    return
+            if not retry:
+                self._hand_over_progress(selected, batch[-1])
+            self._acknowledge(session, selected)
+
+    def _read_batch(
+        self, session: MailSession, selected: Selected, batch: list[int], *, recognise: bool, retry: bool
+    ) -> Iterable[MailWork]:
+        items = ["RFC822.SIZE", "BODYSTRUCTURE", f"BODY.PEEK[{HEADER_FIELDS}]"]
+        try:
+            answer = session.fetch(batch, items)
+        except MailCommandError:
+            if len(batch) == 1:
+                raise
+            # One message the server (or the parser) chokes on must not hold back the others: one at a time.
+            answer = {}
+            for uid in batch:
+                try:
+                    answer.update(session.fetch([uid], items))
+                except MailCommandError as exc:
+                    ref = MessageRef(selected.folder, selected.uidvalidity, uid)
+                    yield MailWork(self, FetchedMail(ref, MailContents("", "", "", None, None)), failure=str(exc))
+        envelopes = {uid: read_envelope(_header(data)) for uid, data in answer.items()}
+        known: set[str] = set()
+        if recognise:
+            ids = [envelope.message_id for envelope in envelopes.values() if envelope.message_id]
+            known = self.mail_state.known_message_ids(self.name, ids)
+        for uid in batch:
+            data, envelope = answer.get(uid), envelopes.get(uid)
+            if data is None or envelope is None:  # expunged meanwhile, or failed above
+                continue
+            if recognise and envelope.message_id in known:
+                continue
+            if not wanted_by_filters(self.mailbox, envelope):
+                continue
+            ref = MessageRef(selected.folder, selected.uidvalidity, uid)
+            try:
+                mail = read_over_imap(
+                    session,
+                    source=self.name,
+                    ref=ref,
+                    envelope=envelope,
+                    bodystructure=data.get(b"BODYSTRUCTURE"),
+                    size=int(data.get(b"RFC822.SIZE") or 0),
+                    limits=self.limits,
+                )
+            except MailCommandError as exc:
+                yield MailWork(self, FetchedMail(ref, envelope), failure=str(exc), retry=retry)
+                continue
+            for problem in mail.problems:
+                log.info("%s %s: %s", self.name, printable(source_key(ref)), printable(problem))
+            if mail.carries_something or retry:
+                yield MailWork(self, mail, retry=retry)
+
+    def _hand_over(self, work: MailWork) -> None:
+        """Onto the worker's queue, once there is room: at most MAX_IN_FLIGHT messages and
+        MAX_IN_FLIGHT_BYTES of candidates wait at a time."""
+        with self._flight:
+            while (
+                self._in_flight
+                and (self._in_flight >= MAX_IN_FLIGHT or self._in_flight_bytes + work.size > MAX_IN_FLIGHT_BYTES)
+                and not self._stop.is_set()
+            ):
+                self._flight.wait(0.5)
+            self._in_flight += 1
+            self._in_flight_bytes += work.size
+        self.put(work)
+
+    def _hand_over_progress(self, selected: Selected, last_uid: int) -> None:
+        previous = self._cursor.get(selected.folder)
+        updated = datetime.now(UTC)
+        self._cursor[selected.folder] = FolderPosition(
+            selected.uidvalidity, max(last_uid, previous.last_uid if previous else 0), updated
+        )
+        self.put(FolderProgress(self, selected.folder, selected.uidvalidity, last_uid))
+
+    def _acknowledge(self, session: MailSession, selected: Selected) -> None:
+        """The owed after-actions of the selected folder: messages whose every invoice is committed."""
+        after = self.mailbox.after
+        if after.kind == "keep":
+            return
+        self._acks_owed.clear()
+        uids = self.mail_state.owed(self.name, selected.folder, selected.uidvalidity)
+        if not uids:
+            return
+        if after.kind == "seen":
+            session.add_flags(uids, ["\\Seen"])
+            how = "marked seen"
+        elif after.kind == "flag":
+            session.add_flags(uids, ["\\Flagged"])
+            how = "flagged"
+        else:
+            assert after.folder is not None
+            how = f"moved to {after.folder} ({session.move(uids, after.folder)})"
+        self.mail_state.acted(self.name, selected.folder, selected.uidvalidity, uids)
+        log.info("%s %s: %d messages %s", self.name, selected.folder, len(uids), printable(how))
+
+
+def _header(data: dict[bytes, object]) -> bytes:
+    for key, value in data.items():
+        if isinstance(key, bytes) and key.startswith(b"BODY[HEADER") and isinstance(value, bytes):
+            return value
+    return b""
+
+
+def _facts(mail: FetchedMail) -> MessageFacts:
+    envelope = mail.envelope
+    sender = f"{envelope.sender_name} <{envelope.sender_address}>" if envelope.sender_name else envelope.sender_address
+    return MessageFacts(envelope.message_id, envelope.subject, sender, tuple(link.url for link in mail.links))
+
+
+def _links_reason(mail: FetchedMail) -> str:
+    envelope = mail.envelope
+    links = " ".join(link.url for link in mail.links)
+    return f"{envelope.subject!r} from {envelope.sender_address}: no invoice file, only download links: {links}"
