@@ -31,6 +31,7 @@ from ingest.unpack import UnpackLimits
 from storage import ledger
 from storage.archive import STATE_FOLDER, Outcome
 from storage.index_csv import fen_to_yuan
+from storage.mail_state import MailState
 from storage.source_files import SourceFiles
 
 archive_app = typer.Typer(help="Maintain the archive tree.", no_args_is_help=True)
@@ -208,6 +209,17 @@ def status_command(config: ConfigOption = None) -> None:
         source = f"folder:{watch.path}"
         for path, file_state, reason in files.problems(source):
             typer.echo(printable(f"  {file_state}: {path}: {reason}"))
+    mail = MailState(archive.engine)
+    for mailbox in settings.mailboxes:
+        for problem in mail.problems(mailbox.source):
+            subject = f" ({problem.subject})" if problem.subject else ""
+            when = f", next try {problem.next_try.astimezone():%Y-%m-%d %H:%M}" if problem.next_try else ""
+            typer.echo(
+                printable(
+                    f"  {problem.state} after {problem.attempts} attempts{when}: {mailbox.source} "
+                    f"{problem.folder} UID {problem.uid}{subject}: {problem.reason}"
+                )
+            )
 
 
 def daemon_lines(status: DaemonStatus | None, now: datetime) -> list[str]:
@@ -224,10 +236,12 @@ def daemon_lines(status: DaemonStatus | None, now: datetime) -> list[str]:
     for source in status.sources:
         outcomes = ", ".join(f"{count} {name}" for name, count in source.outcomes.items()) or "nothing yet"
         scanned = f", last scan {_local(source.last_scan)}" if source.last_scan else ""
-        lines.append(
-            f"source {source.name}: {source.state}; {source.settling} settling, {source.queued} queued; "
-            f"taken since start: {outcomes}{scanned}"
+        waiting = (
+            f"{source.queued} messages queued"
+            if source.kind == "mailbox"
+            else f"{source.settling} settling, {source.queued} queued"
         )
+        lines.append(f"source {source.name}: {source.state}; {waiting}; taken since start: {outcomes}{scanned}")
         if source.last_error:
             lines.append(f"  last error ({_local(source.last_error_at)}): {source.last_error}")
     return lines

@@ -78,17 +78,17 @@ def run_command(
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Run the daemon: watch the configured folders and file every invoice that arrives.
+    """Run the daemon: watch the configured folders and mailboxes and file every invoice that arrives.
 
     Stops cleanly on SIGTERM or Ctrl-C (the file in hand is finished first).
 
     With --once, the exit code is 1 when a file failed.
     """
     settings = settings_from(config)
-    if not settings.watches:
+    if not settings.watches and not settings.mailboxes:
         where = settings.source or "the built-in defaults"
         typer.echo(
-            f"nothing to watch: {where} has no [[watch]] folder. "
+            f"nothing to watch: {where} has no [[watch]] folder and no [[mailbox]]. "
             "Add one, or start from `fapiao init DIR` (a config with an inbox/ folder).",
             err=True,
         )

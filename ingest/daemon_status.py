@@ -18,8 +18,10 @@ HEARTBEAT_SECONDS = 30.0
 @dataclass
 class SourceStatus:
     name: str
-    kind: str  # 'folder' (later: 'imap')
-    state: str  # 'watching', 'polling', 'missing', 'stopped'
+    kind: str  # 'folder' or 'mailbox'
+    # folder: 'watching', 'polling', 'missing', 'rescans only', 'stopped'; mailbox: 'connecting', 'syncing',
+    # 'idle', 'polling', 'offline', 'login failed', 'stopped'
+    state: str
     settling: int = 0  # files seen, not yet still for long enough
     queued: int = 0
     last_scan: str | None = None  # ISO time

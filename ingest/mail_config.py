@@ -168,6 +168,13 @@ def _mailbox(where: str, section: str, table: dict[str, Any], base_dir: Path) ->
     for key in ("poll_seconds", "idle_seconds"):
         if key in table and table[key] <= 0:
             raise ConfigError(f"{where}: {section} {key} must be more than 0")
+    folders = _strings(where, section, table, "folders") or ("INBOX",)
+    after = _after(where, section, table.get("after", "keep"))
+    if after.folder is not None and any(_same_folder(after.folder, folder) for folder in folders):
+        raise ConfigError(
+            f"{where}: {section} after = 'move:{after.folder}' moves mail into a folder it reads: "
+            "every message would come round again; move it elsewhere"
+        )
     return MailboxSettings(
         name=name,
         host=host,
@@ -178,14 +185,19 @@ def _mailbox(where: str, section: str, table: dict[str, Any], base_dir: Path) ->
         auth=auth,
         provider=provider_name,
         ca_file=resolve_path(table["ca_file"], base_dir) if table.get("ca_file") else None,
-        folders=_strings(where, section, table, "folders") or ("INBOX",),
+        folders=folders,
         since=_since(where, section, table.get("since")),
         senders=_strings(where, section, table, "senders"),
         subjects=_strings(where, section, table, "subjects"),
-        after=_after(where, section, table.get("after", "keep")),
+        after=after,
         poll_seconds=float(table.get("poll_seconds", MailboxSettings.poll_seconds)),
         idle_seconds=float(table.get("idle_seconds", MailboxSettings.idle_seconds)),
     )
+
+
+def _same_folder(a: str, b: str) -> bool:
+    """INBOX is case-insensitive (RFC 3501); other names are compared as written."""
+    return a == b or a.upper() == b.upper() == "INBOX"
 
 
 def _choice(where: str, section: str, key: str, value: str, choices: tuple[str, ...]) -> str:

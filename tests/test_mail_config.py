@@ -103,6 +103,8 @@ def test_every_preset_loads(tmp_path: Path, provider: str) -> None:
         (_QQ + "poll_seconds = 0\n", "poll_seconds must be more than 0"),
         (_QQ + 'user = "x"\n', "unknown key 'user' in [[mailbox]] #1; allowed: name, provider, host"),
         (_QQ + _QQ, "two mailboxes are named 'qq'"),
+        (_QQ + 'after = "move:inbox"\n', "moves mail into a folder it reads"),
+        (_QQ + 'folders = ["发票"]\nafter = "move:发票"\n', "moves mail into a folder it reads"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -115,3 +117,10 @@ def test_the_secret_never_appears_in_the_settings(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("FAPIAO_QQ_CODE", "abcdefghijklmnop")
     settings = load_settings(_write(tmp_path, _QQ))
     assert "abcdefghijklmnop" not in repr(settings)
+
+
+def test_the_example_config_has_a_working_mailbox_example() -> None:
+    example = load_settings(Path(__file__).resolve().parent.parent / "config.example.toml")
+    [box] = example.mailboxes
+    assert (box.host, box.port, box.tls, box.folders, box.after.kind) == ("imap.qq.com", 993, "ssl", ("INBOX",), "keep")
+    assert box.since is not None and box.secret.kind == "env"
