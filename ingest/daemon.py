@@ -148,6 +148,7 @@ class Daemon:
         sources = []
         for source in self.sources:
             counts = self.worker.counts.get(source.name)
+            error, error_at = _last_error(source, counts)
             sources.append(
                 SourceStatus(
                     name=source.name,
@@ -157,8 +158,8 @@ class Daemon:
                     queued=source.queued,
                     last_scan=source.last_scan.isoformat(timespec="seconds") if source.last_scan else None,
                     outcomes={str(k): v for k, v in sorted(counts.outcomes.items())} if counts else {},
-                    last_error=_last_error(source, counts),
-                    last_error_at=_iso(counts.last_error_at) if counts else None,
+                    last_error=error,
+                    last_error_at=error_at,
                 )
             )
         return DaemonStatus(
@@ -188,10 +189,14 @@ class Daemon:
         self._status_written = self.clock()
 
 
-def _last_error(source: FolderSource | MailboxSource, counts: SourceCounts | None) -> str:
-    """A mailbox that cannot connect says so before anything about single messages."""
-    trouble = source.last_trouble if isinstance(source, MailboxSource) else ""
-    return trouble or (counts.last_error if counts else "")
+def _last_error(source: FolderSource | MailboxSource, counts: SourceCounts | None) -> tuple[str, str | None]:
+    """The last error and when: a mailbox that cannot connect, or a folder of it that cannot be read, says so
+    before anything about single messages."""
+    if isinstance(source, MailboxSource):
+        trouble = source.last_trouble or "; ".join(f"{f}: {why}" for f, why in source.folder_trouble.items())
+        if trouble:
+            return trouble, _iso(source.last_trouble_at.timestamp() if source.last_trouble_at else None)
+    return (counts.last_error, _iso(counts.last_error_at)) if counts else ("", None)
 
 
 def _iso(seconds: float | None) -> str | None:

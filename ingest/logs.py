@@ -34,4 +34,7 @@ def setup_logging(log_file: Path | None, *, level: int = logging.INFO) -> loggin
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # Alembic narrates each schema upgrade step; the copy made before one is what a person needs to know.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # imapclient warns each time a server's answer is not ASCII (a Chinese folder name in "NO Mailbox doesn't
+    # exist: 发票"); the poller says what went wrong itself, once. Its DEBUG would log the protocol, logins too.
+    logging.getLogger("imapclient").setLevel(logging.ERROR)
     return handler

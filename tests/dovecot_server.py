@@ -201,9 +201,10 @@ class Dovecot:
 
     host = HOST
 
-    def __init__(self, directory: Path, *, idle: bool) -> None:
+    def __init__(self, directory: Path, *, idle: bool, move: bool = True) -> None:
         self.directory = directory
         self.idle = idle
+        self.move = move
         self.config_file = directory / "dovecot.conf"
         self.log_file = directory / "dovecot.log"
         self.passwd_dir = directory / "passwd.d"
@@ -212,7 +213,7 @@ class Dovecot:
         self.imap_port = 0
         self._instance = f"fapiao-test-{secrets.token_hex(4)}"
         self._passwords: dict[str, str] = {}
-        self._capability: str | None = None  # imap_capability when IDLE is left out
+        self._capability: str | None = None  # imap_capability when IDLE or MOVE is left out
         self._process: subprocess.Popen[bytes] | None = None
         self._as_root = os.geteuid() == 0
         if self._as_root:  # Dovecot refuses mail access as root
@@ -395,15 +396,18 @@ class Dovecot:
                 raise DovecotError(f"processes of Dovecot's group {process.pid} still running after SIGKILL")
             time.sleep(0.005)
 
-    def _discover_capability_without_idle(self) -> None:
-        """imap_capability can only replace Dovecot's list, so ask a running server for its list and drop IDLE."""
+    def _discover_capability_without(self, dropped: Iterable[str]) -> None:
+        """imap_capability can only replace Dovecot's list, so ask a running server for its list and drop some.
+
+        Only the advertised list changes: a client that checks it takes its fallback."""
+        left_out = set(dropped)
         self.add_user(_CAPABILITY_PROBE_USER, secrets.token_hex(8))
         client = self.login(_CAPABILITY_PROBE_USER)
         try:
             capabilities = [c.decode() for c in cast(tuple[bytes, ...], client.capabilities())]
         finally:
             client.logout()
-        self._capability = " ".join(c for c in capabilities if c != "IDLE")
+        self._capability = " ".join(c for c in capabilities if c not in left_out)
         (self.passwd_dir / _CAPABILITY_PROBE_USER).unlink()
         del self._passwords[_CAPABILITY_PROBE_USER]
         self.stop()
@@ -474,6 +478,23 @@ class Dovecot:
             raise DovecotError(f"no APPENDUID in the APPEND response {response!r}")
         return int(found.group(1))
 
+    def append_many(self, user: str, folder: str, messages: Iterable[bytes]) -> list[int]:
+        """Append many messages over one connection (a login each would take seconds for hundreds); their UIDs."""
+        client = self.login(user)
+        uids = []
+        try:
+            if not client.folder_exists(folder):
+                client.create_folder(folder)
+            for message in messages:
+                response = cast(bytes, client.append(folder, message))
+                found = re.search(rb"\[APPENDUID \d+ (\d+)\]", response)
+                if not found:
+                    raise DovecotError(f"no APPENDUID in the APPEND response {response!r}")
+                uids.append(int(found.group(1)))
+        finally:
+            client.logout()
+        return uids
+
     def doveadm(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run the real doveadm against this server's config."""
         return subprocess.run(
@@ -508,9 +529,13 @@ class Dovecot:
         if result.returncode != 0:
             raise DovecotError(f"doveadm mailbox update: {result.returncode} {result.stdout} {result.stderr}")
 
-    def log_text(self) -> str:
-        """The Dovecot log so far (logins, `ID sent: ...` lines, errors)."""
-        return self._log_since(0)
+    def log_text(self, since: int = 0) -> str:
+        """The Dovecot log so far (logins, `ID sent: ...` lines, errors); from byte `since` (a `log_size()`) on."""
+        return self._log_since(since)
+
+    def log_size(self) -> int:
+        """Where the log ends now: `log_text(since=...)` then shows only what came after."""
+        return self.log_file.stat().st_size if self.log_file.exists() else 0
 
     def wait_for_log(self, text: str, *, timeout: float = 5.0) -> str:
         """The log once it contains the text (Dovecot's log process writes a moment after the event)."""
@@ -523,8 +548,9 @@ class Dovecot:
 
 
 @contextlib.contextmanager
-def running_dovecot(*, idle: bool = True) -> Iterator[Dovecot]:
-    """A started Dovecot on 127.0.0.1; with idle=False, IDLE is left out of its capability list (polling clients)."""
+def running_dovecot(*, idle: bool = True, move: bool = True) -> Iterator[Dovecot]:
+    """A started Dovecot on 127.0.0.1; with idle=False, IDLE is left out of its capability list (polling clients);
+    with move=False, MOVE is (clients then COPY, mark \\Deleted and expunge, as with QQ Mail)."""
     if dovecot_binary() is None:
         raise DovecotError(f"{DOVECOT} not found (apt-get install dovecot-core dovecot-imapd)")
     version = dovecot_version()
@@ -533,10 +559,11 @@ def running_dovecot(*, idle: bool = True) -> Iterator[Dovecot]:
     directory = Path(tempfile.mkdtemp(prefix="fapiao-dovecot-", dir="/tmp"))
     server: Dovecot | None = None
     try:
-        server = Dovecot(directory, idle=idle)
+        server = Dovecot(directory, idle=idle, move=move)
         server.start()
-        if not idle:
-            server._discover_capability_without_idle()
+        dropped = [name for name, offered in (("IDLE", idle), ("MOVE", move)) if not offered]
+        if dropped:
+            server._discover_capability_without(dropped)
         yield server
     finally:
         if server is not None:

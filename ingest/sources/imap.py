@@ -143,6 +143,34 @@ class FolderProgress:
         """Nothing to undo: the position stays behind, and the messages after it are read again."""
 
 
+@dataclass(frozen=True)
+class AfterActionDone:
+    """The after-action of `uids` is done on the server: recorded by the worker, the one writer (a second
+    writing thread would meet SQLite's "database is locked")."""
+
+    mailbox: MailboxSource
+    folder: str
+    uidvalidity: int
+    uids: tuple[int, ...]
+
+    @property
+    def source(self) -> str:
+        return self.mailbox.name
+
+    @property
+    def label(self) -> str:
+        return f"{self.folder}: after-action of {len(self.uids)} messages"
+
+    def ingest(self, intake: Intake) -> list[Result]:
+        self.mailbox.mail_state.acted(self.mailbox.name, self.folder, self.uidvalidity, self.uids)
+        self.mailbox._recorded(self)
+        return []
+
+    def crashed(self, reason: str) -> None:
+        """Still owed in the database: done again later (a flag set twice, a move that finds nothing)."""
+        self.mailbox._recorded(self)
+
+
 class MailboxSource:
     def __init__(
         self,
@@ -171,7 +199,9 @@ class MailboxSource:
         # reconnect), 'login failed', 'stopped'.
         self.state = "stopped"
         self.last_scan: datetime | None = None
-        self.last_trouble = ""
+        self.last_trouble = ""  # why the account cannot be read now ('' while it can)
+        self.last_trouble_at: datetime | None = None
+        self.folder_trouble: dict[str, str] = {}  # folder -> why it was skipped at the last sync
         self.pass_failed = False  # `run --once`: the mailbox could not be read
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -182,6 +212,7 @@ class MailboxSource:
         self._in_flight = 0
         self._in_flight_bytes = 0
         self._flight = threading.Condition()
+        self._acting: set[tuple[str, int, int]] = set()  # after-actions done, not yet recorded by the worker
 
     # --- the source interface the daemon drives ------------------------------------------------------
 
@@ -291,12 +322,13 @@ class MailboxSource:
         while not self._stop.is_set():
             slow = False
             session: MailSession | None = None
+            scanned = self.last_scan
             try:
                 self.state = "connecting"
                 session = self.session_opener(self.mailbox, self.secret_reader(self.mailbox.secret))
                 if self.last_trouble:
                     log.info("%s: connected again", self.name)
-                self.last_trouble, failures = "", 0
+                self.last_trouble = ""
                 self._serve(session)
                 if self._once:
                     return
@@ -315,7 +347,9 @@ class MailboxSource:
             if self._once:
                 self.pass_failed = True
                 return
-            failures += 1
+            # The backoff starts again only after a connection that served a whole pass: one the server
+            # refuses a command on (a missing folder, a refused move) must not reconnect every 2 s.
+            failures = 1 if self.last_scan != scanned else failures + 1
             self.state = "login failed" if slow else "offline"
             self._stop.wait(SLOW_RETRY_SECONDS if slow else backoff_seconds(failures, self.rand))
         self.state = "stopped"
@@ -328,7 +362,7 @@ class MailboxSource:
             log.log(level, "%s: %s (%s)", self.name, printable(message), then)
         else:
             log.debug("%s: again: %s", self.name, printable(message))
-        self.last_trouble = message
+        self.last_trouble, self.last_trouble_at = message, datetime.now(UTC)
         return slow
 
     def _serve(self, session: MailSession) -> None:
@@ -337,7 +371,7 @@ class MailboxSource:
             self.state = "syncing"
             self._wake.clear()
             for folder in self.mailbox.folders:
-                self._sync(session, folder)
+                self._sync_or_skip(session, folder)
                 if self._stop.is_set():
                     return
             self.last_scan = datetime.now(UTC)
@@ -346,13 +380,29 @@ class MailboxSource:
                 return
             self._wait(session)
 
+    def _sync_or_skip(self, session: MailSession, folder: str) -> None:
+        """One folder the server refuses a command on (it was deleted, a move is refused) is skipped until
+        the next sync, said once; the other folders go on."""
+        try:
+            self._sync(session, folder)
+        except MailCommandError as exc:
+            if self.folder_trouble.get(folder) != str(exc):
+                log.warning("%s %s: %s; skipped until the next sync", self.name, folder, printable(str(exc)))
+            self.folder_trouble[folder] = str(exc)
+            self.last_trouble_at = datetime.now(UTC)
+            session.selected = None  # the server may have left no folder selected
+            return
+        if self.folder_trouble.pop(folder, None) is not None:
+            log.info("%s %s: read again", self.name, folder)
+
     def _wait(self, session: MailSession) -> None:
         def interrupted() -> bool:
             return self._stop.is_set() or self._wake.is_set() or self._acks_owed.is_set()
 
-        if session.can_idle:
+        idle_folder = next((f for f in self.mailbox.folders if f not in self.folder_trouble), None)
+        if session.can_idle and idle_folder is not None:
             self.state = "idle"
-            self._select(session, self.mailbox.folders[0])
+            self._select(session, idle_folder)
             many = len(self.mailbox.folders) > 1  # only the first folder is IDLEd on: poll the others
             seconds = min(self.mailbox.idle_seconds, self.mailbox.poll_seconds) if many else self.mailbox.idle_seconds
             session.idle(seconds, interrupted)
@@ -370,6 +420,9 @@ class MailboxSource:
         for folder in self.mailbox.folders:
             selected = self._select(session, folder)
             self._acknowledge(session, selected)
+        with self._flight:  # and for it to record them, so that nothing is left in the queue at exit
+            while self._acting and not self._stop.is_set():
+                self._flight.wait(0.5)
 
     def _select(self, session: MailSession, folder: str) -> Selected:
         """The folder selected; again only when another is selected, so a quiet poll costs one command.
@@ -396,7 +449,9 @@ class MailboxSource:
             )
             self._cursor[folder] = FolderPosition(selected.uidvalidity, 0, position.updated)
             day = backfill_from(self.mailbox.since or position.updated.date())
-            self._take(session, selected, session.uids_since(day), recognise=True)
+            top = self._top(session, selected)
+            if self._take(session, selected, session.uids_since(day), recognise=True):
+                self._hand_over_progress(selected, top)
         else:
             self._take(session, selected, session.uids_above(position.last_uid))
         due = self.mail_state.due(self.name, folder, selected.uidvalidity)
@@ -405,33 +460,42 @@ class MailboxSource:
         self._acknowledge(session, selected)
 
     def _first_sync(self, session: MailSession, selected: Selected) -> None:
+        top = self._top(session, selected)
         if self.mailbox.since is None:  # only mail from now on
-            last = selected.uidnext - 1 if selected.uidnext else max(session.uids_since(None), default=0)
-            log.info("%s %s: first sync, taking mail from UID %d on (no `since`)", self.name, selected.folder, last + 1)
-            self._hand_over_progress(selected, max(last, 0))
+            log.info("%s %s: first sync, taking mail from UID %d on (no `since`)", self.name, selected.folder, top + 1)
+            self._hand_over_progress(selected, top)
             return
         uids = session.uids_since(backfill_from(self.mailbox.since))
         log.info("%s %s: first sync, %d messages since %s", self.name, selected.folder, len(uids), self.mailbox.since)
-        self._take(session, selected, uids)
-        if not uids:
-            self._hand_over_progress(selected, 0)
+        if self._take(session, selected, uids):
+            # Older mail (below `since`) stays behind the position: later polls ask only above the top.
+            self._hand_over_progress(selected, top)
+
+    @staticmethod
+    def _top(session: MailSession, selected: Selected) -> int:
+        """The highest UID in the folder when it was selected (UIDNEXT - 1; found by a search if the server
+        does not say)."""
+        if selected.uidnext:
+            return max(selected.uidnext - 1, 0)
+        return max(session.uids_since(None), default=0)
 
     def _take(
         self, session: MailSession, selected: Selected, uids: list[int], *, recognise: bool = False, retry: bool = False
-    ) -> None:
+    ) -> bool:
         """Read `uids` in batches and hand over each message that carries something; the folder's position
-        moves after each batch (not for retries, which are below it)."""
+        moves after each batch (not for retries, which are below it). False when stopped half-way."""
         for start in range(0, len(uids), BATCH):
             if self._stop.is_set():
-                return
+                return False
             batch = uids[start : start + BATCH]
             for work in self._read_batch(session, selected, batch, recognise=recognise, retry=retry):
                 self._hand_over(work)
                 if self._stop.is_set():
-                    return
+                    return False
             if not retry:
                 self._hand_over_progress(selected, batch[-1])
             self._acknowledge(session, selected)
+        return True
 
     def _read_batch(
         self, session: MailSession, selected: Selected, batch: list[int], *, recognise: bool, retry: bool
@@ -496,6 +560,11 @@ class MailboxSource:
             self._in_flight_bytes += work.size
         self.put(work)
 
+    def _recorded(self, done: AfterActionDone) -> None:
+        with self._flight:
+            self._acting.difference_update((done.folder, done.uidvalidity, uid) for uid in done.uids)
+            self._flight.notify_all()
+
     def _hand_over_progress(self, selected: Selected, last_uid: int) -> None:
         previous = self._cursor.get(selected.folder)
         updated = datetime.now(UTC)
@@ -510,7 +579,13 @@ class MailboxSource:
         if after.kind == "keep":
             return
         self._acks_owed.clear()
-        uids = self.mail_state.owed(self.name, selected.folder, selected.uidvalidity)
+        with self._flight:
+            acting = set(self._acting)
+        uids = [
+            uid
+            for uid in self.mail_state.owed(self.name, selected.folder, selected.uidvalidity)
+            if (selected.folder, selected.uidvalidity, uid) not in acting
+        ]
         if not uids:
             return
         if after.kind == "seen":
@@ -522,7 +597,9 @@ class MailboxSource:
         else:
             assert after.folder is not None
             how = f"moved to {after.folder} ({session.move(uids, after.folder)})"
-        self.mail_state.acted(self.name, selected.folder, selected.uidvalidity, uids)
+        with self._flight:
+            self._acting.update((selected.folder, selected.uidvalidity, uid) for uid in uids)
+        self.put(AfterActionDone(self, selected.folder, selected.uidvalidity, tuple(uids)))
         log.info("%s %s: %d messages %s", self.name, selected.folder, len(uids), printable(how))
 
 

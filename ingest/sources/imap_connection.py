@@ -322,6 +322,8 @@ class MailSession:
         self.where = f"{mailbox.host}:{mailbox.port}"
         self.selected: Selected | None = None
         self.readonly = True
+        self._delimiter: str | None = None
+        self._delimiter_known = False
 
     @property
     def can_idle(self) -> bool:
@@ -342,7 +344,7 @@ class MailSession:
     def select(self, folder: str, *, readonly: bool) -> Selected:
         """SELECT (or EXAMINE when `readonly`: nothing in the folder can change, not even \\Recent)."""
         with self._errors(f"SELECT {folder!r}"):
-            answer = self.client.select_folder(folder, readonly=readonly)
+            answer = self.client.select_folder(self.server_name(folder), readonly=readonly)
         self.selected = Selected(
             folder,
             int(answer.get(b"UIDVALIDITY", 0)),
@@ -409,21 +411,37 @@ class MailSession:
         just these messages. Without UIDPLUS nothing is expunged (a plain EXPUNGE would also remove whatever
         else the person marked deleted); the copies are marked \\Deleted for their mail client to clean up.
         Returns how it was done."""
-        if not self._exists(folder):
+        target = self.server_name(folder)
+        if not self._exists(target):
             with self._errors(f"CREATE {folder!r}"):
-                self.client.create_folder(folder)
+                self.client.create_folder(target)
         if self.can_move:
             with self._errors(f"UID MOVE to {folder!r}"):
-                self.client.move(list(uids), folder)
+                self.client.move(list(uids), target)
             return "MOVE"
         with self._errors(f"UID COPY to {folder!r}"):
-            self.client.copy(list(uids), folder)
+            self.client.copy(list(uids), target)
         self.add_flags(uids, ["\\Deleted"])
         if not self.can_uid_expunge:
             return "COPY (left marked \\Deleted: the server cannot expunge single messages)"
         with self._errors("UID EXPUNGE"):
             self.client.uid_expunge(list(uids))
         return "COPY + UID EXPUNGE"
+
+    def server_name(self, folder: str) -> str:
+        """A folder as the config writes it, '/' between levels ("发票/已归档", as QQ Mail, Gmail and Outlook name
+        folders), in the server's own hierarchy delimiter: '.' on many Dovecot and Courier servers, which refuse
+        '/' in a name."""
+        if "/" not in folder:
+            return folder
+        if not self._delimiter_known:
+            with self._errors("LIST"):
+                answer = self.client.list_folders("", "")  # RFC 3501: the delimiter, and no folder
+            self._delimiter = next((_text(delimiter) for _flags, delimiter, _name in answer if delimiter), None)
+            self._delimiter_known = True
+        if self._delimiter is None or self._delimiter == "/":
+            return folder
+        return folder.replace("/", self._delimiter)
 
     def _exists(self, folder: str) -> bool:
         with self._errors("LIST"):

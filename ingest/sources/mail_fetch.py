@@ -1,12 +1,13 @@
 """One message's invoice candidates over IMAP, fetching only what can be an invoice.
 
 From the BODYSTRUCTURE (`bodystructure.wanted_sections`) come the sections worth fetching; each is fetched with
-`BODY.PEEK[...]`, which never sets \\Seen. A part whose name the structure carries encoded has its own header
-(`n.MIME`) fetched and decoded by the code that reads whole messages. A part whose type and name say nothing
-(application/octet-stream, no extension) is fetched in full only if its first bytes sniff as PDF, OFD, XML or
-zip. Text bodies are fetched, truncated, for download links only when the mail carries no candidate and looks
-like invoice mail (`may_carry_links`): ordinary mail costs its header and structure, nothing more. A message
-whose structure hides its parts (a broken boundary) is read whole, by `mime.read_message`.
+`BODY.PEEK[...]`, which never sets \\Seen. A part whose name the structure carries encoded (or may have cut
+short) has its own header (`n.MIME`) fetched and decoded by the code that reads whole messages. A part whose
+type and name say nothing (application/octet-stream, no extension) is fetched in full only if its first bytes
+sniff as PDF, OFD, XML or zip. Text bodies are fetched, truncated, for download links only when the mail
+carries no candidate and looks like invoice mail (`may_carry_links`): ordinary mail costs its header and
+structure, nothing more. A message whose structure hides its parts (a broken boundary) is read whole, by
+`mime.read_message`.
 
 The session is passed in; everything else here is deciding what to fetch and reading the answers.
 """
@@ -22,9 +23,9 @@ from ingest.model import Candidate
 from ingest.sources.bodystructure import WantedPart, text_sections, wanted_sections, whole_message_needed
 from ingest.sources.mail_headers import part_header_info
 from ingest.sources.mail_links import Link, find_links
-from ingest.sources.mail_parts import MailLimits, Verdict, judge_part
+from ingest.sources.mail_parts import INVOICE_EXTENSIONS, MailLimits, Verdict, judge_part
 from ingest.sources.mime import MailContents, read_message
-from ingest.sources.transfer_encoding import decode_transfer
+from ingest.sources.transfer_encoding import UUENCODE_NAMES, decode_transfer
 from storage.mail_state import MessageRef
 
 # Encoded bytes fetched to sniff a part whose type and name say nothing: base64 of the first ~3 KB.
@@ -132,15 +133,15 @@ def _read_whole(
 
 
 def _named(session: Fetcher, uid: int, wanted: list[WantedPart], found: _Found) -> list[WantedPart]:
-    """Parts whose names the structure carried encoded get the name their own header gives, decoded as
-    read_message decodes it; a part that then turns out not to be a candidate is dropped."""
-    headers = [part.header_section for part in wanted if part.needs_header]
+    """Parts whose names the structure carried encoded, or perhaps cut short, get the name their own header
+    gives, decoded as read_message decodes it; a part that then turns out not to be a candidate is dropped."""
+    headers = [part.header_section for part in wanted if _header_wanted(part)]
     if not headers:
         return wanted
     answer = session.fetch([uid], [f"BODY.PEEK[{section}]" for section in headers]).get(uid, {})
     named = []
     for part in wanted:
-        if part.needs_header:
+        if _header_wanted(part):
             header = _body(answer, part.header_section)
             found.fetched_bytes += len(header)
             if header:
@@ -152,6 +153,13 @@ def _named(session: Fetcher, uid: int, wanted: list[WantedPart], found: _Found) 
                 part = replace(part, name=name, needs_sniff=verdict is Verdict.BY_CONTENT)
         named.append(part)
     return named
+
+
+def _header_wanted(part: WantedPart) -> bool:
+    """Whether the part's own header must say its name. Besides encoded names: Dovecot keeps only the first word
+    of an unquoted name with spaces ('filename=my invoice.pdf' is 'my' in the structure), so a name that does not
+    end as an invoice file's is checked too."""
+    return part.needs_header or (part.name is not None and not part.name.lower().endswith(INVOICE_EXTENSIONS))
 
 
 def _sniffed(session: Fetcher, uid: int, wanted: list[WantedPart], found: _Found) -> list[WantedPart]:
@@ -175,13 +183,12 @@ def _sniffed(session: Fetcher, uid: int, wanted: list[WantedPart], found: _Found
 def _fetch_parts(
     session: Fetcher, source: str, ref: MessageRef, wanted: list[WantedPart], limits: MailLimits, found: _Found
 ) -> None:
-    # base64 is 4 characters for 3 bytes, plus line breaks: a part whose encoded size is over this is refused
-    # from the structure alone, never downloaded.
-    encoded_limit = limits.max_attachment_bytes * 4 // 3 + limits.max_attachment_bytes // 30 + 1024
     batch: list[WantedPart] = []
     batch_bytes = 0
     for part in wanted:
-        if part.size > encoded_limit:
+        # Refused from the structure alone, never downloaded, only when even its smallest decoding is over the
+        # limit: what read_message would take must not be refused here.
+        if _least_decoded_bytes(part.size, part.encoding) > limits.max_attachment_bytes:
             reason = f"part is {part.size} bytes on the server, over the {limits.max_attachment_bytes}-byte limit"
             found.refused.append((source_key(ref, part.section), _name(part, ""), reason))
             continue
@@ -230,6 +237,21 @@ def _links(session: Fetcher, uid: int, texts: list[WantedPart], limits: MailLimi
                 seen.add(link.url)
                 links.append(link)
     return links
+
+
+def _least_decoded_bytes(size: int, encoding: str) -> int:
+    """The fewest bytes a part that takes `size` bytes on the server can decode to (decode_transfer).
+
+    base64 (and uuencode): 3 bytes for 4 characters, less the line breaks, which take a twentieth at most when
+    lines are 40 characters or longer (mailers write 60 to 76). quoted-printable: a byte can take 3 characters
+    ('=XX'), plus soft line breaks. 7bit, 8bit, binary and unknown encodings: the bytes as they are.
+    """
+    name = encoding.strip().lower()
+    if name == "base64" or name in UUENCODE_NAMES:
+        return size * 19 // 20 * 3 // 4 - 3
+    if name == "quoted-printable":
+        return size // 4
+    return size
 
 
 def _name(part: WantedPart, kind: str) -> str:
