@@ -97,9 +97,15 @@ def _test_mailbox(mailbox: MailboxSettings, timeout: float) -> bool:
 
 
 def _configured_name(configured: str, folders: list[Folder]) -> str:
-    """The server's name for a configured folder: INBOX is case-insensitive (RFC 3501), other names are not."""
+    """The server's name for a configured folder: INBOX is case-insensitive (RFC 3501), other names are not;
+    '/' between levels stands for the server's own delimiter ('.' on many Dovecot and Courier servers), as
+    the poller reads it."""
     if configured.upper() == "INBOX":
         return next((f.name for f in folders if f.name.upper() == "INBOX"), configured)
+    if "/" in configured:
+        for folder in folders:
+            if folder.delimiter and folder.name == configured.replace("/", folder.delimiter):
+                return folder.name
     return configured
 
 
@@ -111,12 +117,7 @@ def _report_configured(mailbox: MailboxSettings, folders: list[Folder]) -> bool:
         stdout_console().print(f"watched folders found: {', '.join(shown(f) for f in found)}")
     if not missing:
         return True
-    hints = []
-    for name in missing:
-        for delimiter in {f.delimiter for f in folders if f.delimiter and f.delimiter != "/"}:
-            if name.replace("/", delimiter) in names:
-                hints.append(f"{name!r} is written {name.replace('/', delimiter)!r} on this server")
-    advice = "; ".join(hints) or "use a name from the list above"
+    advice = "use a name from the list above ('/' between levels works on every server)"
     typer.echo(
         f"{mailbox.name}: configured folder{'s' if len(missing) > 1 else ''} "
         f"{', '.join(repr(m) for m in missing)} not on the server: {advice}",

@@ -858,7 +858,7 @@ def test_an_attachment_over_the_limit_is_a_failure_and_never_downloaded(
         assert refused.reason.startswith("全部扫描.pdf: ")
         assert f"over the {DEFAULT_LIMITS.max_attachment_bytes}-byte limit" in refused.reason
         row = mail_row(running, mailbox, "over")
-        assert row.state == "retry"  # tried again later (the structure only), quarantined in the end
+        assert (row.state, row.attempts) == ("quarantined", 1)  # over the limit for good: not fetched again
         assert "全部扫描.pdf" in row.reason
     assert bytes_sent_to(dovecot, user) < 2 * MIB  # the invoice's 27 KB, never the 87 MB part
 

@@ -285,9 +285,12 @@ class MailboxSource:
             results.append(intake.refuse(self.name, source_key(mail.ref), work.failure))
         elif mail.links and not mail.candidates:
             results.append(intake.refuse(self.name, source_key(mail.ref), _links_reason(mail), Outcome.LINK_ONLY))
-        failures = [f"{r.name}: {r.filed.reason}" for r in results if r.filed.outcome is Outcome.FAILED]
-        if failures:
-            self._failed(work, "; ".join(failures))
+        refused = {key for key, _name, _reason in mail.refused}
+        failed = [r for r in results if r.filed.outcome is Outcome.FAILED]
+        if failed:
+            # A part over the size limit stays over it: quarantined at once, not fetched again and again.
+            lasting = work.failure is None and all(r.name in refused for r in failed)
+            self._failed(work, "; ".join(f"{r.name}: {r.filed.reason}" for r in failed), lasting=lasting)
             return results
         brought_invoice = any(result.filed.outcome in _INVOICE_OUTCOMES for result in results)
         ack = Ack.PENDING if brought_invoice and self.mailbox.after.kind != "keep" else Ack.NONE
@@ -296,16 +299,15 @@ class MailboxSource:
             self._acks_owed.set()
         return results
 
-    def _failed(self, work: MailWork, reason: str) -> None:
-        state = self.mail_state.failed(
-            self.name, work.mail.ref, _facts(work.mail), reason, max_attempts=self.max_attempts
-        )
+    def _failed(self, work: MailWork, reason: str, *, lasting: bool = False) -> None:
+        attempts = 1 if lasting else self.max_attempts
+        state = self.mail_state.failed(self.name, work.mail.ref, _facts(work.mail), reason, max_attempts=attempts)
         if state is FileState.QUARANTINED:
             log.warning(
                 "quarantined %s %s after %d attempts (%s); it is not fetched again",
                 self.name,
                 printable(work.label),
-                self.max_attempts,
+                attempts,
                 printable(reason),
             )
 
