@@ -650,3 +650,25 @@ def test_sender_and_chinese_subject_filters_end_to_end(dovecot: Dovecot, user: s
             f"INBOX/{uidvalidity.uidvalidity}/1/2",
             f"INBOX/{uidvalidity.uidvalidity}/2/2",
         ]
+
+
+def test_mail_that_arrives_during_a_sync_pass_is_taken_at_once_not_at_the_next_idle_renewal(
+    dovecot: Dovecot, user: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server announces mail that arrives while the poller is busy fetching in the answer to a FETCH, and
+    not again in IDLE: the poller must notice it there, not wait idle_seconds (300 s here)."""
+    # One message in flight: while the worker is held, the poller waits between two fetches of its pass.
+    monkeypatch.setattr(imap, "MAX_IN_FLIGHT", 1)
+    mails = invoice_mails(range(170, 176))
+    for data in mails:
+        dovecot.append(user, "INBOX", data)
+    held = HeldAt(invoice(170))
+    mailbox = mailbox_settings(dovecot, user, tmp_path, idle_seconds=300.0, poll_seconds=300.0)
+    with started_daemon(mail_settings(tmp_path, mailbox), extract=held) as running:
+        assert held.reached.wait(30), "the worker never reached the first invoice"
+        # The poller has searched and waits to hand over the next message; this mail comes after its search.
+        dovecot.append(user, "INBOX", invoice_mail(("晚到.pdf", invoice(176))))
+        held.release.set()
+        wait_until(
+            lambda: len(running.invoices()) == 7, what="the late invoice well before IDLE is renewed", timeout=20
+        )

@@ -95,6 +95,10 @@ def connect(mailbox: MailboxSettings, secret: str, *, timeout: float = 30) -> IM
                         f'{where} does not offer STARTTLS: use tls = "ssl" (port 993), or tls = "none" only on '
                         "a network you trust",
                     ) from None
+        # imapclient writes a command and its line end separately; with Nagle on, the second write waits for
+        # the server's delayed ACK (40 ms or more) on every command, a quiet poll and each IDLE wake-up too.
+        with contextlib.suppress(OSError):
+            client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with _explained(mailbox, secret, "login", timeout):
             _login(client, mailbox, secret)
         with _explained(mailbox, secret, "ID", timeout):
@@ -357,6 +361,7 @@ class MailSession:
     def uids_above(self, last_uid: int) -> list[int]:
         """UIDs of the selected folder above `last_uid`, ascending. (`UID n:*` always matches the highest UID,
         even one below n: those are dropped.)"""
+        self._take_news()  # what was announced before this search, the search sees
         with self._errors("UID SEARCH"):
             found = self.client.search(["UID", f"{last_uid + 1}:*"])
         return sorted(uid for uid in found if uid > last_uid)
@@ -364,6 +369,7 @@ class MailSession:
     def uids_since(self, day: date | None) -> list[int]:
         """UIDs of messages that arrived on or after `day` (every message when None), ascending."""
         criteria: list[Any] = ["SINCE", day] if day is not None else ["ALL"]
+        self._take_news()
         with self._errors("UID SEARCH"):
             return sorted(self.client.search(criteria))
 
@@ -378,12 +384,15 @@ class MailSession:
     def idle(self, seconds: float, interrupted: Callable[[], bool]) -> bool:
         """IDLE for up to `seconds`, or until `interrupted()`; True when the server said new mail arrived.
 
-        imapclient's idle_check returns an empty list at once on EOF, so an empty answer well before its
-        timeout, or a BYE, is a lost connection."""
+        Mail announced since the last search (during a long FETCH, say) counts at once: the server does not
+        announce it again in IDLE. imapclient's idle_check returns an empty list at once on EOF, so an empty
+        answer well before its timeout, or a BYE, is a lost connection."""
+        if self._take_news():
+            return True
         with self._errors("IDLE"):
             self.client.idle()
+        arrived = _announces_mail(self._buffered_lines())
         deadline = time.monotonic() + seconds
-        arrived = False
         while not arrived and not interrupted():
             step = min(_IDLE_STEP_SECONDS, deadline - time.monotonic())
             if step <= 0:
@@ -394,13 +403,43 @@ class MailSession:
             for response in responses:
                 if len(response) >= 2 and response[0] == b"BYE":
                     raise ConnectionLostError(f"{self.where} closed the connection: {_text(response[1])}")
-                if len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT"):
-                    arrived = True
+            arrived = any(len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT") for response in responses)
             if not responses and time.monotonic() - started < step / 2:
                 raise ConnectionLostError(f"{self.where} closed the connection during IDLE")
         with self._errors("IDLE"):
-            self.client.idle_done()
-        return arrived
+            _text_done, last = self.client.idle_done()
+        # Mail announced between the last check and DONE.
+        return arrived or any(len(r) >= 2 and r[1] in (b"EXISTS", b"RECENT") for r in last)
+
+    def _take_news(self) -> bool:
+        """Whether the server announced new mail (EXISTS) in the answer to an earlier command; forgotten once
+        asked. imaplib files such untagged responses away and imapclient never looks at them again."""
+        untagged = self.client._imap.untagged_responses
+        news = untagged.pop("EXISTS", None) is not None
+        untagged.pop("RECENT", None)
+        return news
+
+    def _buffered_lines(self) -> list[bytes]:
+        """Lines already read off the socket into imaplib's buffer: an EXISTS sent in the same packet as IDLE's
+        '+ idling' is there, where idle_check (which polls the socket) would not see it until DONE."""
+        imap = self.client._imap
+        lines: list[bytes] = []
+        sock = self.client.socket()
+        sock.setblocking(False)
+        try:
+            while len(lines) < 1000:
+                try:
+                    if not imap.file.peek(1):
+                        break
+                    lines.append(imap._get_line())
+                except (BlockingIOError, ssl.SSLWantReadError, InterruptedError):
+                    break
+        except (IMAPClient.AbortError, OSError, ssl.SSLError) as exc:
+            raise ConnectionLostError(f"{self.where}: the connection broke during IDLE: {exc}") from None
+        finally:
+            sock.setblocking(True)
+            self.client._set_read_timeout()
+        return lines
 
     def add_flags(self, uids: Sequence[int], flags: Sequence[str]) -> None:
         with self._errors("UID STORE"):
@@ -464,6 +503,10 @@ class MailSession:
             ) from None
         except IMAPClient.Error as exc:
             raise MailCommandError(f"{self.where} refused {command}: {printable(str(exc))}") from None
+
+
+def _announces_mail(lines: Sequence[bytes]) -> bool:
+    return any(re.fullmatch(rb"\* \d+ (EXISTS|RECENT)", line.strip(), re.IGNORECASE) for line in lines)
 
 
 def open_session(mailbox: MailboxSettings, secret: str, *, timeout: float = 30) -> MailSession:
