@@ -5,41 +5,18 @@ recognise a message after the server renumbers a folder."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
+from fixed_clock import START, Clock
 from sqlalchemy import Engine
 
-from storage.db import open_database
 from storage.mail_state import Ack, MailState, MessageFacts, MessageRef
 from storage.source_files import FIRST_RETRY, FileState
 
 SOURCE = "imap:work"
 OTHER = "imap:home"
-START = datetime(2025, 7, 29, 9, 0, tzinfo=UTC)
 FACTS = MessageFacts("<a@example.com>", "您收到一张电子发票", "诺诺 <fp@nuonuo.com>", ("https://nnfp.jss.com.cn/x",))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

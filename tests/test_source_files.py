@@ -3,11 +3,11 @@ end in quarantine, and that each source keeps its own rows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
+from fixed_clock import START, Clock
 from sqlalchemy import Engine
 
 from storage.db import open_database
@@ -18,27 +18,6 @@ OTHER = "folder:/home/me/scans"
 PATH = "/home/me/inbox/发票.pdf"
 STAMP = Stamp(size=48_213, mtime_ns=1_754_000_000_123_456_789)
 SHA = "ab" * 32
-START = datetime(2025, 7, 29, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

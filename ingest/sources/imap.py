@@ -95,7 +95,6 @@ class MailWork:
     mailbox: MailboxSource
     mail: FetchedMail
     failure: str | None = None  # the message could not be fetched: recorded as a failure
-    retry: bool = False  # fetched again after a failure: recorded whatever it carries
 
     @property
     def source(self) -> str:
@@ -541,12 +540,12 @@ class MailboxSource:
                     limits=self.limits,
                 )
             except MailCommandError as exc:
-                yield MailWork(self, FetchedMail(ref, envelope), failure=str(exc), retry=retry)
+                yield MailWork(self, FetchedMail(ref, envelope), failure=str(exc))
                 continue
             for problem in mail.problems:
                 log.info("%s %s: %s", self.name, printable(source_key(ref)), printable(problem))
-            if mail.carries_something or retry:
-                yield MailWork(self, mail, retry=retry)
+            if mail.carries_something or retry:  # a retried message is recorded whatever it carries now
+                yield MailWork(self, mail)
 
     def _hand_over(self, work: MailWork) -> None:
         """Onto the worker's queue, once there is room: at most MAX_IN_FLIGHT messages and

@@ -23,7 +23,7 @@ from ingest.model import Candidate
 from ingest.sources.bodystructure import WantedPart, text_sections, wanted_sections, whole_message_needed
 from ingest.sources.mail_headers import part_header_info
 from ingest.sources.mail_links import Link, find_links
-from ingest.sources.mail_parts import INVOICE_EXTENSIONS, MailLimits, Verdict, judge_part
+from ingest.sources.mail_parts import INVOICE_EXTENSIONS, MailLimits, Verdict, fallback_name, judge_part
 from ingest.sources.mime import MailContents, read_message
 from ingest.sources.transfer_encoding import UUENCODE_NAMES, decode_transfer
 from storage.mail_state import MessageRef
@@ -34,7 +34,6 @@ SNIFF_BYTES = 4096
 FETCH_TOGETHER_BYTES = 8 * 1024 * 1024
 # Words in a subject that make a mail worth searching for download links when it has no invoice file.
 _INVOICE_MAIL_WORDS = ("发票", "票据", "开票", "fapiao", "invoice", "e-invoice", "einvoice", "收据")
-_TYPE_EXTENSIONS = {"pdf": ".pdf", "ofd": ".ofd", "xml": ".xml", "zip": ".zip"}
 
 
 class Fetcher(Protocol):
@@ -190,7 +189,7 @@ def _fetch_parts(
         # limit: what read_message would take must not be refused here.
         if _least_decoded_bytes(part.size, part.encoding) > limits.max_attachment_bytes:
             reason = f"part is {part.size} bytes on the server, over the {limits.max_attachment_bytes}-byte limit"
-            found.refused.append((source_key(ref, part.section), _name(part, ""), reason))
+            found.refused.append((source_key(ref, part.section), _name(part, "unknown"), reason))
             continue
         if batch and batch_bytes + part.size > FETCH_TOGETHER_BYTES:
             _fetch_batch(session, source, ref, batch, limits, found)
@@ -212,7 +211,7 @@ def _fetch_batch(
         key = source_key(ref, part.section)
         if len(data) > limits.max_attachment_bytes:
             reason = f"part is {len(data)} bytes decoded, over the {limits.max_attachment_bytes}-byte limit"
-            found.refused.append((key, _name(part, ""), reason))
+            found.refused.append((key, _name(part, "unknown"), reason))
             continue
         if not data:
             found.problems.append(f"part {part.section}: empty")
@@ -254,11 +253,8 @@ def _least_decoded_bytes(size: int, encoding: str) -> int:
     return size
 
 
-def _name(part: WantedPart, kind: str) -> str:
-    if part.name:
-        return part.name
-    extension = _TYPE_EXTENSIONS.get(kind) or _TYPE_EXTENSIONS.get(part.content_type.rsplit("/", 1)[-1], ".bin")
-    return f"attachment-{part.section}{extension}"
+def _name(part: WantedPart, sniffed: str) -> str:
+    return part.name or fallback_name(part.section, sniffed, part.content_type)
 
 
 def _whole_quads(data: bytes, encoding: str) -> bytes:

@@ -82,6 +82,29 @@ class MailLimits:
 DEFAULT_LIMITS = MailLimits()
 
 
+# A part with no name is called 'attachment-<section>' plus the extension of what its bytes are (sniff), else of
+# its declared type.
+_KIND_EXTENSIONS = {"pdf": ".pdf", "ofd": ".ofd", "xml": ".xml", "zip": ".zip"}
+_TYPE_EXTENSIONS = {
+    "application/pdf": ".pdf",
+    "application/x-pdf": ".pdf",
+    "application/ofd": ".ofd",
+    "application/x-ofd": ".ofd",
+    "application/xml": ".xml",
+    "text/xml": ".xml",
+    "application/zip": ".zip",
+    "application/x-zip": ".zip",
+    "application/x-zip-compressed": ".zip",
+}
+
+
+def fallback_name(section: str, sniffed: str, content_type: str) -> str:
+    """The name of a part that has none, alike both ways: 'attachment-2.pdf'. `sniffed` is what sniff() said of
+    its bytes ('unknown' when they are not at hand)."""
+    extension = _KIND_EXTENSIONS.get(sniffed) or _TYPE_EXTENSIONS.get(content_type, ".bin")
+    return f"attachment-{section}{extension}"
+
+
 def judge_part(content_type: str, name: str | None) -> Verdict:
     """Whether a part may be an invoice, by its declared type and name (the bytes decide later: sniff).
 

@@ -41,6 +41,7 @@ from ingest.sources.mail_parts import (
     ENCAPSULATED_TYPES,
     MailLimits,
     Verdict,
+    fallback_name,
     is_text_body,
     join_section,
     judge_part,
@@ -49,18 +50,6 @@ from ingest.sources.transfer_encoding import UUENCODE_NAMES, decode_transfer_wit
 
 _MAX_HEADER_BYTES = 1024 * 1024  # of a message too big or too deep to parse: its envelope is read from this much
 
-_SNIFFED_EXTENSIONS = {"pdf": ".pdf", "ofd": ".ofd", "xml": ".xml", "zip": ".zip"}
-_TYPE_EXTENSIONS = {
-    "application/pdf": ".pdf",
-    "application/x-pdf": ".pdf",
-    "application/ofd": ".ofd",
-    "application/x-ofd": ".ofd",
-    "application/xml": ".xml",
-    "text/xml": ".xml",
-    "application/zip": ".zip",
-    "application/x-zip": ".zip",
-    "application/x-zip-compressed": ".zip",
-}
 _BOUNDARY_LINE = re.compile(r"^--([0-9A-Za-z'()+_,./:=?-]{1,70}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
 
 _DEFECT_TEXT = {
@@ -324,15 +313,15 @@ def _read_leaf(part: Message, section: str, kind: str, reading: _Reading) -> Non
         refusal = f"part is {len(decoded.data)} bytes decoded, over the {limits.max_attachment_bytes}-byte limit"
     if refusal is not None:
         # Returned even when only its bytes could have told (BY_CONTENT): the caller records why it was skipped.
-        reading.attachments.append(Attachment(section, name or f"attachment-{section}.bin", kind, b"", inline, refusal))
+        name = name or fallback_name(section, "unknown", kind)
+        reading.attachments.append(Attachment(section, name, kind, b"", inline, refusal))
         return
     sniffed = sniff(decoded.data) if decoded.data else "unknown"
     if verdict is Verdict.BY_CONTENT and sniffed == "unknown":
         return
-    if not name:
-        extension = _SNIFFED_EXTENSIONS.get(sniffed) or _TYPE_EXTENSIONS.get(kind, ".bin")
-        name = f"attachment-{section}{extension}"
-    reading.attachments.append(Attachment(section, name, kind, decoded.data, inline))
+    reading.attachments.append(
+        Attachment(section, name or fallback_name(section, sniffed, kind), kind, decoded.data, inline)
+    )
 
 
 @dataclass(frozen=True)
