@@ -20,6 +20,7 @@ from ingest.cli_archive import (
     review_command,
     status_command,
 )
+from ingest.cli_backup import backup_app
 from ingest.cli_common import (
     EXIT_FAILURE,
     ConfigOption,
@@ -107,6 +108,7 @@ app.command("review")(review_command)
 app.command("check")(check_command)
 app.command("status")(status_command)
 app.add_typer(archive_app, name="archive")
+app.add_typer(backup_app, name="backup")
 app.add_typer(mail_app, name="mail")
 
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ingest.cli_backup import backup_lines
 from ingest.cli_common import (
     EXIT_FAILURE,
     ConfigOption,
@@ -202,7 +203,8 @@ def status_command(config: ConfigOption = None) -> None:
     typer.echo(f"arrivals: {sum(state.arrivals_by_outcome.values())} ({_counts(state.arrivals_by_outcome)})")
     last = f"{state.last_arrival.astimezone():%Y-%m-%d %H:%M:%S}" if state.last_arrival else "none"
     typer.echo(f"last arrival: {last}")
-    for line in daemon_lines(read_status(archive.root / STATE_FOLDER), datetime.now(UTC)):
+    daemon = read_status(archive.root / STATE_FOLDER)
+    for line in [*daemon_lines(daemon, datetime.now(UTC)), *backup_lines(settings, daemon, datetime.now(UTC))]:
         typer.echo(printable(line))
     files = SourceFiles(archive.engine)
     for watch in settings.watches:

@@ -14,6 +14,8 @@ from typing import Any
 from ingest.config_tables import ConfigError as ConfigError
 from ingest.config_tables import check_table, move_target, resolve_path
 from ingest.mail_config import MailboxSettings, parse_mailboxes
+from ingest.scheduler import cron_problem
+from storage.backup_retention import Keep
 from storage.paths import PLACEHOLDERS
 
 LAYOUT_FIELDS = PLACEHOLDERS  # the archive renders exactly these
@@ -71,11 +73,19 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    dir: Path | None = None  # None: no backups (`fapiao backup` asks for one)
+    schedule: str = ""  # crontab line, local time; empty: only `fapiao backup now`
+    keep: Keep = field(default_factory=Keep)
+
+
+@dataclass(frozen=True)
 class Settings:
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     extract: ExtractSettings = field(default_factory=ExtractSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
     watches: tuple[WatchSettings, ...] = ()
     mailboxes: tuple[MailboxSettings, ...] = ()
     source: Path | None = None  # the file these came from; None for the built-in defaults
@@ -92,6 +102,7 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "database": {"url": str},
     "extract": {"max_pages": int, "max_file_mb": int, "ocr": bool},
     "daemon": {"rescan_minutes": (int, float), "max_attempts": int, "log_file": str},
+    "backup": {"dir": str, "schedule": str, "keep": dict},
 }
 # Arrays of tables: [[watch]] may appear any number of times.
 _LISTS: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -162,6 +173,7 @@ def parse_settings(document: Mapping[str, Any], *, base_dir: Path, source: Path 
         database=DatabaseSettings(**values["database"]),
         extract=extract,
         daemon=_daemon(where, values["daemon"], base_dir),
+        backup=_backup(where, values["backup"], base_dir, archive.root, watches),
         watches=watches,
         mailboxes=parse_mailboxes(where, document.get("mailbox", []), base_dir),
         source=source,
@@ -179,6 +191,32 @@ def _daemon(where: str, table: dict[str, Any], base_dir: Path) -> DaemonSettings
     if settings.max_attempts < 1:
         raise ConfigError(f"{where}: [daemon] max_attempts must be at least 1")
     return settings
+
+
+def _backup(
+    where: str, table: dict[str, Any], base_dir: Path, archive_root: Path, watches: tuple[WatchSettings, ...]
+) -> BackupSettings:
+    # Normalised (`../backups` from the config's folder): the folder is shown in every backup message.
+    folder = Path(os.path.normpath(resolve_path(table["dir"], base_dir))) if table.get("dir") else None
+    schedule = " ".join(table.get("schedule", "").split())
+    if schedule and folder is None:
+        raise ConfigError(f"{where}: [backup] schedule needs a dir, the folder the snapshots go to")
+    if schedule and (problem := cron_problem(schedule)):
+        raise ConfigError(
+            f"{where}: [backup] schedule {schedule!r} is not a cron line (minute hour day month weekday, "
+            f'e.g. "0 3 * * *" for 03:00 every day): {problem}'
+        )
+    if folder is not None:
+        _no_overlap(where, "[backup] dir", folder, archive_root, "the archive root")
+        for watch in watches:  # snapshots would be read in as arrivals
+            _no_overlap(where, "[backup] dir", folder, watch.path, "a watched folder")
+    keep_table = check_table(
+        where, "[backup] keep", table.get("keep", {}), {"daily": int, "weekly": int, "monthly": int}
+    )
+    keep = Keep(**keep_table)
+    if min(keep.daily, keep.weekly, keep.monthly) < 0:
+        raise ConfigError(f"{where}: [backup] keep counts cannot be negative")
+    return BackupSettings(dir=folder, schedule=schedule, keep=keep)
 
 
 def _watches(where: str, tables: Any, base_dir: Path, archive_root: Path) -> tuple[WatchSettings, ...]:

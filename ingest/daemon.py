@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from ingest.backup_job import BackupJob, backup_due
 from ingest.config import Settings
 from ingest.daemon_status import HEARTBEAT_SECONDS, DaemonStatus, SourceStatus, write_status
 from ingest.logs import printable
@@ -70,6 +71,7 @@ class Daemon:
             for mailbox in settings.mailboxes
         ]
         self.sources: list[FolderSource | MailboxSource] = [*self.folders, *self.mailboxes]
+        self.backup = BackupJob(settings) if settings.backup.dir is not None and settings.backup.schedule else None
         self.started_at = datetime.now(UTC)
         self._status_written = -HEARTBEAT_SECONDS
         self._status_shape: object = None
@@ -84,6 +86,11 @@ class Daemon:
         for source in self.sources:
             scheduler.every(self.settings.daemon.rescan_minutes * 60, source.scan, f"rescan {source.name}")
             scheduler.every(RETRY_CHECK_SECONDS, source.retry_due, f"retries {source.name}")
+        if self.backup is not None:
+            missed = backup_due(self.settings, datetime.now().astimezone())
+            if missed:
+                log.info("a scheduled backup was missed (or none was ever made): making one now")
+            scheduler.cron(self.settings.backup.schedule, self.backup, "backup", run_now=missed)
         try:
             for source in self.sources:
                 try:
@@ -134,6 +141,8 @@ class Daemon:
         for source in self.sources:
             source.stop()
         self.worker.write_index()
+        if self.backup is not None and backup_due(self.settings, datetime.now().astimezone()):
+            self.backup()  # cron users run --once; a backup that fell due since the last one is made now
         self._write_status(stopped=True)
         failed = sum(counts.outcomes[Outcome.FAILED] for counts in self.worker.counts.values())
         if failed:
@@ -141,7 +150,8 @@ class Daemon:
         unread = [mailbox.mailbox.name for mailbox in self.mailboxes if mailbox.pass_failed]
         if unread:
             log.warning("mailboxes not read (see above): %s", ", ".join(unread))
-        return 1 if failed or unread else 0
+        backup_failed = self.backup is not None and bool(self.backup.last_error)
+        return 1 if failed or unread or backup_failed else 0
 
     def status(self, *, stopped: bool = False) -> DaemonStatus:
         now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -162,6 +172,8 @@ class Daemon:
                     last_error_at=error_at,
                 )
             )
+        upcoming = self.backup.next_time() if self.backup and not stopped else None
+        failed_at = self.backup.last_error_at if self.backup else None
         return DaemonStatus(
             pid=os.getpid(),
             started_at=self.started_at.isoformat(timespec="seconds"),
@@ -170,6 +182,9 @@ class Daemon:
             busy=self.worker.busy,
             stopped_at=now if stopped else None,
             sources=sources,
+            backup_next=upcoming.isoformat(timespec="seconds") if upcoming else None,
+            backup_error=self.backup.last_error if self.backup else "",
+            backup_error_at=failed_at.isoformat(timespec="seconds") if failed_at else None,
         )
 
     def _write_status(self, *, stopped: bool = False) -> None:

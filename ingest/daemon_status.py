@@ -39,6 +39,9 @@ class DaemonStatus:
     busy: bool = False
     stopped_at: str | None = None
     sources: list[SourceStatus] = field(default_factory=list)
+    backup_next: str | None = None  # ISO time of the next scheduled backup
+    backup_error: str = ""  # the last scheduled backup failed with this (empty once one succeeds)
+    backup_error_at: str | None = None
 
     def state(self, now: datetime) -> str:
         """'running', 'stopped' or 'not responding' (killed, or the machine went down)."""

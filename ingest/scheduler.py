@@ -1,11 +1,13 @@
-"""Periodic jobs (folder rescans now; mail polls and backups later): the only APScheduler import."""
+"""Periodic jobs (folder rescans, retries, backups on a cron schedule): the only APScheduler import."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger("fapiao")
@@ -22,6 +24,11 @@ class Scheduler:
 
     def every(self, seconds: float, job: Callable[[], object], name: str) -> None:
         self._scheduler.add_job(_logged(job, name), IntervalTrigger(seconds=seconds), id=name, name=name)
+
+    def cron(self, expression: str, job: Callable[[], object], name: str, *, run_now: bool = False) -> None:
+        """`job` at the times of a crontab expression (local time); with `run_now`, also once at start."""
+        extra = {"next_run_time": datetime.now().astimezone()} if run_now else {}
+        self._scheduler.add_job(_logged(job, name), _crontab(expression), id=name, name=name, **extra)
 
     def start(self) -> None:
         self._scheduler.start()
@@ -40,3 +47,23 @@ def _logged(job: Callable[[], object], name: str) -> Callable[[], None]:
             log.exception("error in scheduled job %r", name)
 
     return run
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why `expression` is not a valid crontab line (minute hour day month weekday), or None."""
+    try:
+        _crontab(expression)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def next_run(expression: str, after: datetime) -> datetime | None:
+    """The first time strictly after `after` (naive: local time) that `expression` names; aware, local."""
+    moment = after if after.tzinfo is not None else after.astimezone()
+    fire: datetime | None = _crontab(expression).get_next_fire_time(None, moment + timedelta(seconds=1))
+    return fire
+
+
+def _crontab(expression: str) -> CronTrigger:
+    return CronTrigger.from_crontab(expression)

@@ -20,14 +20,14 @@ class ArchiveBusyError(Exception):
 
 
 @contextmanager
-def held(path: Path, *, what: str) -> Iterator[None]:
+def held(path: Path, *, what: str, using: str = "this archive") -> Iterator[None]:
     """Hold the lock on `path` (created if needed) for the block, or raise ArchiveBusyError at once."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+", encoding="utf-8") as handle:
         if not _try_lock(handle):
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
-            raise ArchiveBusyError(f"another {what} (pid {holder}) is using this archive; lock file {path}")
+            raise ArchiveBusyError(f"another {what} (pid {holder}) is using {using}; lock file {path}")
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
