@@ -9,7 +9,17 @@ from datetime import datetime
 
 from ingest.config import Settings
 from ingest.scheduler import next_run
-from storage.backup import BackupBusyError, BackupError, BackupResult, BackupSource, back_up, local_now, snapshots
+from storage.backup import (
+    SETTLED_NOTE,
+    BackupBusyError,
+    BackupError,
+    BackupResult,
+    BackupSource,
+    BackupStoppedError,
+    back_up,
+    local_now,
+    snapshots,
+)
 from storage.db import sqlite_path
 
 log = logging.getLogger("fapiao")
@@ -83,6 +93,7 @@ class BackupJob:
         self.last_error = ""
         self.last_error_at: datetime | None = None
         self._running = threading.Lock()
+        self.stop = threading.Event()  # set when the daemon stops: a snapshot in progress is given up
 
     def next_time(self) -> datetime | None:
         return next_run(self.settings.backup.schedule, local_now()) if self.settings.backup.schedule else None
@@ -91,16 +102,25 @@ class BackupJob:
         if not self._running.acquire(blocking=False):
             return
         try:
-            result = back_up(backup_source(self.settings), self.folder, keep=self.settings.backup.keep)
+            result = back_up(
+                backup_source(self.settings), self.folder, keep=self.settings.backup.keep, stopping=self.stop.is_set
+            )
         except BackupBusyError as exc:
             log.warning("backup skipped: %s", exc)
-        except BackupError as exc:
-            self.last_error, self.last_error_at = str(exc), local_now()
-            log.error("backup failed: %s", exc)
+        except BackupStoppedError as exc:
+            log.info("backup: %s", exc)
+        except Exception as exc:  # BackupError says what; anything else is a bug, logged with its traceback
+            self.last_error, self.last_error_at = str(exc) or type(exc).__name__, local_now()
+            if isinstance(exc, BackupError):
+                log.error("backup failed: %s", exc)
+            else:
+                log.exception("backup failed")
         else:
             self.last_error, self.last_error_at = "", None
-            for note in result.manifest.notes:
-                log.warning("backup %s: %s", result.manifest.name, note)
+            for note in [*result.notes, *result.manifest.notes]:
+                # Placements a snapshot's database settled are routine while invoices arrive.
+                level = logging.INFO if note.startswith(SETTLED_NOTE) else logging.WARNING
+                log.log(level, "backup %s: %s", result.manifest.name, note)
             for leftover in result.cleaned:
                 log.info("backup: removed %s, left by an interrupted backup", leftover)
             log.info("backup %s", summary(result))

@@ -14,7 +14,16 @@ from ingest.cli_common import EXIT_FAILURE, EXIT_USAGE, ConfigOption, settings_f
 from ingest.config import Settings
 from ingest.daemon_status import DaemonStatus
 from ingest.logs import printable
-from storage.backup import EXPORT_FORMATS, BackupError, Snapshot, back_up, leftovers, snapshots
+from storage.backup import (
+    EXPORT_FORMATS,
+    BackupBusyError,
+    BackupError,
+    Snapshot,
+    back_up,
+    backup_lock,
+    leftovers,
+    snapshots,
+)
 from storage.backup_manifest import ManifestError
 from storage.backup_restore import Identity, RestoreError, open_snapshot, restore, verify
 
@@ -58,7 +67,7 @@ def now_command(
         raise typer.Exit(EXIT_FAILURE) from exc
     for leftover in result.cleaned:
         typer.echo(f"removed {leftover}, left by an interrupted backup")
-    for note in result.manifest.notes:
+    for note in [*result.notes, *result.manifest.notes]:
         typer.echo(printable(f"note: {note}"))
     typer.echo(printable(f"backup: {summary(result)} ({folder})"))
 
@@ -67,17 +76,37 @@ def now_command(
 def list_command(config: ConfigOption = None) -> None:
     """The snapshots in the backup folder, oldest first."""
     folder = _folder(settings_from(config))
-    try:
-        found = snapshots(folder)
-    except BackupError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(EXIT_FAILURE) from exc
+    found = _snapshots(folder)
     if not found:
         typer.echo(f"no snapshots in {folder} yet (make one with `fapiao backup now`)")
     else:
         stdout_console().print(_table(found))
+    running = _backup_running(folder)
     for leftover in leftovers(folder):
-        typer.echo(f"incomplete: {leftover.name} (an interrupted backup; removed by the next one)")
+        if running:
+            typer.echo(f"in progress: {leftover.name} (a backup is running)")
+        else:
+            typer.echo(f"incomplete: {leftover.name} (an interrupted backup; removed by the next one)")
+
+
+def _snapshots(folder: Path) -> list[Snapshot]:
+    try:
+        return snapshots(folder)
+    except BackupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(EXIT_FAILURE) from exc
+
+
+def _backup_running(folder: Path) -> bool:
+    if not folder.is_dir():
+        return False
+    try:
+        with backup_lock(folder):
+            return False
+    except BackupBusyError:
+        return True
+    except OSError:  # the folder cannot be written: then nobody is backing up into it either
+        return False
 
 
 def _table(found: list[Snapshot]) -> Table:
@@ -120,11 +149,11 @@ def verify_command(
     """
     settings = settings_from(config)
     if every:
-        targets = [s.path for s in snapshots(_folder(settings))]
+        targets = [s.path for s in _snapshots(_folder(settings))]
     elif snapshot is not None:
         targets = [_resolve(snapshot, settings)]
     else:
-        newest = snapshots(_folder(settings))[-1:]
+        newest = _snapshots(_folder(settings))[-1:]
         targets = [s.path for s in newest]
     if not targets:
         typer.echo("no snapshots to verify (make one with `fapiao backup now`)", err=True)
@@ -211,7 +240,7 @@ def backup_lines(settings: Settings, status: DaemonStatus | None, now: datetime)
     if settings.backup.schedule:
         when = status.backup_next if running and status is not None and status.backup_next else None
         lines.append(f"  schedule: {settings.backup.schedule}" + (f"; next {_local(when)}" if when else ""))
-    if running and status is not None and status.backup_error:
+    if status is not None and status.backup_error:  # also after `run --once`, whose status says stopped
         lines.append(f"  last backup failed ({_local(status.backup_error_at)}): {status.backup_error}")
     return lines
 

@@ -83,6 +83,8 @@ class Daemon:
         if once:
             return self._one_pass(stop)
         scheduler = Scheduler()
+        if self.backup is not None:
+            self.backup.stop = stop  # a snapshot in progress is given up at a stop, not waited for
         for source in self.sources:
             scheduler.every(self.settings.daemon.rescan_minutes * 60, source.scan, f"rescan {source.name}")
             scheduler.every(RETRY_CHECK_SECONDS, source.retry_due, f"retries {source.name}")

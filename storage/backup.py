@@ -35,6 +35,8 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from storage.archive import STATE_FOLDER, Archive
 from storage.atomic import TEMP_PREFIX, fsync_folder
 from storage.backup_manifest import MANIFEST_NAME, Entry, Manifest, ManifestError, read_manifest, safe_relative
@@ -52,8 +54,12 @@ ARCHIVE_FOLDER = "archive"
 DATABASE_NAME = "fapiao.db"
 CONFIG_NAME = "config.toml"
 EXPORT_FORMATS = ("tar", "zip")
-# Hard links cannot be made on this filesystem at all (FAT, exFAT, many SMB and some FUSE mounts).
-_NO_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
+# Hard links cannot be made here at all: FAT, exFAT, many SMB and some FUSE mounts (EINVAL is Windows'
+# "incorrect function" on FAT and exFAT drives), or Linux's protected_hardlinks when the earlier snapshot's
+# files belong to another user (EPERM).
+_NO_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOSYS})
+OWNER_NAME = ".fapiao-backup-of"  # the archive whose snapshots a backup folder holds
+SETTLED_NOTE = "in this snapshot's database: "  # a placement the database copy caught halfway, settled
 
 Link = Callable[[Path, Path], None]
 Copy = Callable[[Path, Path, int], tuple[int, str]]
@@ -65,6 +71,10 @@ class BackupError(Exception):
 
 class BackupBusyError(BackupError):
     """Another backup holds the backup folder's lock."""
+
+
+class BackupStoppedError(BackupError):
+    """The daemon is stopping: the snapshot in progress was given up (and removed)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,7 @@ class BackupResult:
     cleaned: list[str] = field(default_factory=list)  # leftovers of interrupted backups, removed
     removed: list[str] = field(default_factory=list)  # snapshots retention removed
     export: Path | None = None
+    notes: list[str] = field(default_factory=list)  # about the backup folder, beside the manifest's notes
 
 
 def program_version() -> str:
@@ -167,6 +178,8 @@ def prepare_folder(backup_dir: Path) -> None:
     and a backup written onto the system disk instead would look fine until that disk dies."""
     if backup_dir.is_dir():
         return
+    if backup_dir.exists():
+        raise BackupError(f"the backup folder {backup_dir} is a file, not a folder")
     if not backup_dir.parent.is_dir():
         raise BackupError(f"the backup folder's parent {backup_dir.parent} does not exist (is the drive mounted?)")
     try:
@@ -188,45 +201,97 @@ def back_up(
     now: Callable[[], datetime] = local_now,
     link: Link = os.link,
     copy: Copy | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> BackupResult:
     """A new snapshot, optionally exported as one tar or zip file beside it; then retention.
     Raises BackupBusyError when another backup is running, BackupError when this one failed
     (nothing of it is left that looks complete, and no older snapshot was removed)."""
     prepare_folder(backup_dir)
-    with backup_lock(backup_dir):
-        cleaned = [_remove_tree(path) for path in leftovers(backup_dir)]
-        started = time.monotonic()
-        previous = _newest_readable(backup_dir)
-        taken = now()
-        if taken.tzinfo is None:
-            taken = taken.astimezone()  # a naive time is local time
-        made = _SnapshotWriter(source, backup_dir, previous, link=link, copy=copy or copy_file).write(taken)
-        result = BackupResult(made.snapshot, made.manifest, linked=made.linked, copied=made.copied, cleaned=cleaned)
-        if export is not None:
-            from storage.backup_export import export_snapshot  # only the rare single-file backup needs it
+    try:
+        with backup_lock(backup_dir):
+            return _back_up_locked(source, backup_dir, keep, export, out, now(), link, copy or copy_file, stopping)
+    except (OSError, sqlite3.Error, SQLAlchemyError) as exc:
+        # Whatever else went wrong (the lock file, a leftover, the database copy's pragmas): one error type,
+        # so the daemon can report it.
+        raise BackupError(_problem(exc, backup_dir)) from exc
 
-            result.export = export_snapshot(made.snapshot.path, made.manifest, export, out)
-        result.seconds = time.monotonic() - started
+
+def _back_up_locked(
+    source: BackupSource,
+    backup_dir: Path,
+    keep: Keep,
+    export: str | None,
+    out: Path | None,
+    taken: datetime,
+    link: Link,
+    copy: Copy,
+    stopping: Callable[[], bool],
+) -> BackupResult:
+    _claim_folder(backup_dir, source.archive_root)
+    cleaned, notes = [], []
+    for leftover in leftovers(backup_dir):
         try:
-            result.removed = prune(backup_dir, keep)
-        except OSError as exc:
-            raise BackupError(
-                f"the snapshot {made.snapshot.name} is complete, but an old one could not be removed: "
-                f"{exc.strerror or exc} ({exc.filename}); it is tried again after the next backup"
-            ) from exc
+            cleaned.append(_remove_tree(leftover))
+        except OSError as exc:  # reported, but it must not stop every later backup
+            notes.append(
+                f"could not remove {leftover.name}, left by an interrupted backup: {_problem(exc, backup_dir)}"
+            )
+    started = time.monotonic()
+    if taken.tzinfo is None:
+        taken = taken.astimezone()  # a naive time is local time
+    writer = _SnapshotWriter(source, backup_dir, _newest_readable(backup_dir), link=link, copy=copy, stopping=stopping)
+    made = writer.write(taken)
+    result = BackupResult(made.snapshot, made.manifest, linked=made.linked, copied=made.copied, cleaned=cleaned)
+    failed_export = None
+    if export is not None:
+        from storage.backup_export import export_snapshot  # only the rare single-file backup needs it
+
+        try:
+            result.export = export_snapshot(made.snapshot.path, made.manifest, export, out)
+        except BackupError as exc:
+            failed_export = exc
+    result.seconds = time.monotonic() - started
+    try:
+        result.removed = prune(backup_dir, keep, made=made.snapshot.name)
+    except OSError as exc:
+        raise BackupError(
+            f"the snapshot {made.snapshot.name} is complete, but an old one could not be removed: "
+            f"{_problem(exc, backup_dir)}; it is tried again after the next backup"
+        ) from exc
+    if failed_export is not None:
+        raise BackupError(f"the snapshot {made.snapshot.name} is complete, but {failed_export}") from failed_export
+    result.notes = notes
     return result
 
 
-def prune(backup_dir: Path, keep: Keep) -> list[str]:
-    """Remove the snapshots (and their exports) retention does not keep; the newest always stays.
-    Called only after a snapshot was completed, so a newer complete one always exists."""
+def _claim_folder(backup_dir: Path, archive_root: Path) -> None:
+    """One backup folder, one archive: retention in a folder shared by two archives would remove the
+    other one's snapshots."""
+    owner = backup_dir / OWNER_NAME
+    mine = str(archive_root.resolve())
+    try:
+        recorded = owner.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        write_new(owner, f"{mine}\n".encode())
+        return
+    if recorded != mine:
+        raise BackupError(
+            f"the backup folder {backup_dir} holds the snapshots of the archive {recorded}; give each archive "
+            f"its own [backup] dir (if the archive was moved from there, delete {owner})"
+        )
+
+
+def prune(backup_dir: Path, keep: Keep, *, made: str) -> list[str]:
+    """Remove the snapshots (and their exports) retention does not keep; the newest, and the one just
+    `made`, always stay (a clock set back, or the hour repeated when summer time ends, can give the
+    snapshot just made an older name than the last one). Called only after a snapshot was completed."""
     every = snapshots(backup_dir)
     kept = to_keep((s.taken for s in every), keep)
     # Two snapshots in one second share a time: keep only the later of them when that second is kept.
     latest_of_time = {s.taken: s for s in every}
     removed = []
     for snapshot in every:
-        if snapshot.taken in kept and latest_of_time[snapshot.taken] is snapshot:
+        if snapshot.name == made or (snapshot.taken in kept and latest_of_time[snapshot.taken] is snapshot):
             continue
         for export in snapshot.exports():
             export.unlink()
@@ -264,7 +329,9 @@ class _SnapshotWriter:
         *,
         link: Link,
         copy: Copy,
+        stopping: Callable[[], bool],
     ) -> None:
+        self.stopping = stopping
         self.source = source
         self.backup_dir = backup_dir
         self.previous = previous
@@ -311,8 +378,10 @@ class _SnapshotWriter:
             fsync_folder(self.backup_dir)
         except BaseException as exc:
             _remove_tree(partial)
-            if isinstance(exc, OSError):
-                raise BackupError(_os_problem(exc, self.backup_dir)) from exc
+            if isinstance(exc, OSError | sqlite3.Error | SQLAlchemyError):
+                raise BackupError(
+                    f"{_problem(exc, self.backup_dir)}; no snapshot was made and none was removed"
+                ) from exc
             raise
         snapshot = Snapshot(name, final, taken.replace(tzinfo=None, microsecond=0))
         return _Made(snapshot, manifest, self.linked, self.copied)
@@ -327,8 +396,8 @@ class _SnapshotWriter:
 
     # --- database --------------------------------------------------------------------------------
 
-    def _copy_database(self, partial: Path) -> tuple[dict[str, str] | None, str | None]:
-        """The database copied (online backup); the paths it knows with their sha256, and its revision.
+    def _copy_database(self, partial: Path) -> tuple[dict[str, tuple[str, str]] | None, str | None]:
+        """The database copied (online backup); the paths it knows with their sha256 and state, and its revision.
         (None, None) when the database is not copied: then every file in the tree is taken."""
         database = self.source.database
         if database is None:
@@ -340,7 +409,8 @@ class _SnapshotWriter:
         try:
             sqlite_copy(database, copy)
             with closing(sqlite3.connect(copy)) as connection:
-                known = dict(connection.execute("SELECT path, sha256 FROM stored_files").fetchall())
+                rows = connection.execute("SELECT path, sha256, state FROM stored_files").fetchall()
+                known = {path: (sha, state) for path, sha, state in rows}
                 revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         except sqlite3.Error as exc:
             raise BackupError(f"cannot copy the database {database}: {exc}") from exc
@@ -358,43 +428,70 @@ class _SnapshotWriter:
                 notes = Archive(partial / ARCHIVE_FOLDER, engine, layout=self.source.layout).recover()
             finally:
                 engine.dispose()
-            self.notes.extend(f"in this snapshot's database: {note}" for note in notes)
+            self.notes.extend(f"{SETTLED_NOTE}{note}" for note in notes)
         with closing(sqlite3.connect(copy)) as connection:
             connection.execute("PRAGMA journal_mode=DELETE")
         size, digest = hash_file(copy)
-        read_only(copy)
         before = self.before.get(DATABASE_NAME)
         if before is not None and (before.size, before.sha256) == (size, digest) and self.previous is not None:
             # Nothing was written since the last snapshot: share its copy instead of keeping a second one.
+            # (Replaced while still writable: Windows refuses to replace a read-only file.)
             link = partial / f"{TEMP_PREFIX}{DATABASE_NAME}"
             if self._linked(self.previous[0].path / DATABASE_NAME, link):
                 link.replace(copy)
                 self.linked += 1
+        read_only(copy)
         self.entries.append(Entry(DATABASE_NAME, size, digest, copy.stat().st_mtime_ns))
 
     # --- tree ------------------------------------------------------------------------------------
 
-    def _copy_tree(self, partial: Path, known: dict[str, str] | None) -> None:
+    def _copy_tree(self, partial: Path, known: dict[str, tuple[str, str]] | None) -> None:
         root = self.source.archive_root
-        found = list(_tree_files(root))
+        found = dict(_tree_files(root))
         # Read after the walk: a file an import placed after the database copy has its row here by now
         # (the row is committed before the file gets its name), so it is told apart from a real stray.
-        known_now = _paths_in(self.source.database) if known is not None else set()
+        known_now = _paths_in(self.source.database) if known is not None else {}
         taken: set[str] = set()
-        for relative, status in found:
+        for relative, status in found.items():
             if known is not None and relative not in known and relative in known_now:
-                continue  # filed after the database copy: the next snapshot has it
+                continue  # filed (or renamed) after the database copy: the next snapshot has it under this name
             try:
                 safe_relative(relative)
             except ValueError:
                 self.notes.append(f"not backed up: a file name no restore could write safely: {relative!r}")
                 continue
-            self._take(root / relative, partial, f"{ARCHIVE_FOLDER}/{relative}", status, (known or {}).get(relative))
-            taken.add(relative)
-        for relative in sorted(set(known or ()) - taken):
-            self.notes.append(f"in the database but not in the tree when backed up: {relative}")
+            sha = known[relative][0] if known is not None and relative in known else None
+            if self._take(root / relative, partial, f"{ARCHIVE_FOLDER}/{relative}", status, sha):
+                taken.add(relative)
+        missing = sorted(set(known or ()) - taken)
+        if missing:
+            known_now = _paths_in(self.source.database)  # as it is now, after the copying
+        for relative in missing:
+            sha, state = (known or {})[relative]
+            # Renamed since the copy (`fapiao archive relayout`): the same bytes are in the tree under their
+            # new name; the snapshot keeps them under the name its database has.
+            renamed = next((p for p, now_sha in known_now.items() if now_sha == sha and (root / p).is_file()), None)
+            if renamed is not None and self._take(
+                root / renamed, partial, f"{ARCHIVE_FOLDER}/{relative}", (root / renamed).stat(), sha
+            ):
+                continue
+            if state == "placed":  # (a placement the copy caught halfway is settled in the snapshot's database)
+                self.notes.append(f"in the database but not in the tree when backed up: {relative}")
 
-    def _take(self, source: Path, partial: Path, relative: str, status: os.stat_result, sha: str | None) -> None:
+    def _take(self, source: Path, partial: Path, relative: str, status: os.stat_result, sha: str | None) -> bool:
+        """`source` into the snapshot as `relative`, linked or copied; False if it vanished meanwhile."""
+        try:
+            self._take_file(source, partial, relative, status, sha)
+        except FileNotFoundError as exc:
+            if exc.filename != str(source):
+                raise
+            (partial / relative).unlink(missing_ok=True)
+            return False
+        return True
+
+    def _take_file(self, source: Path, partial: Path, relative: str, status: os.stat_result, sha: str | None) -> None:
+        if self.stopping():
+            raise BackupStoppedError("the daemon is stopping: this snapshot was given up; the next backup makes one")
         target = partial / relative
         self._make_folders(target.parent)
         if self._same_as_before(source, relative, status, sha) and self.previous is not None:
@@ -449,7 +546,12 @@ def _tree_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
     temp files; in a stable order."""
     if not root.is_dir():
         raise BackupError(f"the archive {root} does not exist")
-    for folder, dirs, names in os.walk(root):
+
+    def unreadable(exc: OSError) -> None:
+        # A folder left out would make a snapshot that looks complete and is not.
+        raise BackupError(f"cannot read {exc.filename} in the archive: {exc.strerror or exc}") from exc
+
+    for folder, dirs, names in os.walk(root, onerror=unreadable):
         here = Path(folder)
         if here == root:
             dirs[:] = [d for d in dirs if d != STATE_FOLDER]
@@ -463,12 +565,12 @@ def _tree_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
                 yield path.relative_to(root).as_posix(), status
 
 
-def _paths_in(database: Path | None) -> set[str]:
+def _paths_in(database: Path | None) -> dict[str, str]:
     if database is None:
-        return set()
+        return {}
     try:
         with closing(sqlite3.connect(database)) as connection:
-            return {row[0] for row in connection.execute("SELECT path FROM stored_files")}
+            return dict(connection.execute("SELECT path, sha256 FROM stored_files").fetchall())
     except sqlite3.Error as exc:
         raise BackupError(f"cannot read the database {database}: {exc}") from exc
 
@@ -509,8 +611,10 @@ def _remove_tree(path: Path) -> str:
     return path.name
 
 
-def _os_problem(exc: OSError, backup_dir: Path) -> str:
-    if exc.errno == errno.ENOSPC:
-        return f"the backup disk is full ({backup_dir}); no snapshot was made and none was removed"
-    where = f" ({exc.filename})" if exc.filename else ""
-    return f"the backup failed: {exc.strerror or exc}{where}; no snapshot was made and none was removed"
+def _problem(exc: BaseException, backup_dir: Path) -> str:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the backup disk is full ({backup_dir})"
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"the backup failed: {exc.strerror or exc}{where}"
+    return f"the backup failed: {exc}"

@@ -120,14 +120,16 @@ class _ZipReader(SnapshotReader):
 def open_snapshot(path: Path) -> Iterator[SnapshotReader]:
     """A snapshot folder, or a .tar or .zip export of one. ManifestError when it is none of them."""
     try:
+        # By name first: a tar can end in bytes that look like a zip's directory (an OFD or zip invoice
+        # near its end), while a zip never starts like a tar.
         if path.is_dir():
             yield _FolderReader(path)
+        elif path.is_file() and (path.suffix.lower() == ".tar" or tarfile.is_tarfile(path)):
+            with tarfile.open(path, "r:*") as tar:
+                yield _TarReader(str(path), tar)
         elif path.is_file() and zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
                 yield _ZipReader(str(path), archive)
-        elif path.is_file() and tarfile.is_tarfile(path):
-            with tarfile.open(path, "r:*") as tar:
-                yield _TarReader(str(path), tar)
         elif path.exists():
             raise ManifestError(f"{path}: not a snapshot folder, nor a .tar or .zip export of one")
         else:
@@ -239,6 +241,12 @@ def restore(reader: SnapshotReader, target: Path) -> RestoreReport:
         destination = target / _restored_path(entry.path)
         try:
             size, digest = _write_member(member.stream, destination, entry.mtime_ns)
+        except FileExistsError:  # not ours to remove: written a moment ago under a name that folds to this one
+            report.problems.append(
+                f"{entry.path}: not restored: another file of the snapshot already has this name here "
+                "(a file system that ignores case?)"
+            )
+            continue
         except _MEMBER_ERRORS as exc:
             if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
                 raise RestoreError(f"cannot write {destination}: {_why(exc)}; the restore is incomplete") from exc

@@ -39,6 +39,9 @@ if sys.platform == "win32":
     import msvcrt
 
     def _try_lock(handle: IO[str]) -> bool:
+        # msvcrt locks bytes from the current position, which append mode puts at the end (and which moves
+        # as the holder writes its pid): always lock the first byte, so that every process locks the same one.
+        handle.seek(0)
         try:
             msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
         except OSError:
