@@ -59,7 +59,8 @@ def cron_problem(expression: str) -> str | None:
 
 
 def next_run(expression: str, after: datetime) -> datetime | None:
-    """The first time strictly after `after` (naive: local time) that `expression` names; aware, local."""
+    """The first time `expression` names more than a second after `after` (naive: local time; snapshot
+    names have whole seconds, so a run named at its own scheduled time is not due again); aware, local."""
     moment = after if after.tzinfo is not None else after.astimezone()
     fire: datetime | None = _crontab(expression).get_next_fire_time(None, moment + timedelta(seconds=1))
     return fire

@@ -32,6 +32,7 @@ from storage.atomic import (
     replace_file_streamed,
     write_temp,
 )
+from storage.hashed_io import file_sha256
 from storage.index_csv import IndexRow, fen_to_yuan, write_index_csv
 from storage.models import Arrival, Invoice, StoredFile
 from storage.paths import PathValues, render, unrecognized_path, with_clash_suffix
@@ -349,9 +350,9 @@ class Archive:
             for stored in session.exec(select(StoredFile).where(StoredFile.state == "placing")).all():
                 final = self.root / stored.path
                 temp = final.parent / (stored.temp_name or "")
-                if final.is_file() and _file_sha256(final) == stored.sha256:
+                if final.is_file() and file_sha256(final) == stored.sha256:
                     temp.unlink(missing_ok=True)
-                elif stored.temp_name and temp.is_file() and _file_sha256(temp) == stored.sha256 and not final.exists():
+                elif stored.temp_name and temp.is_file() and file_sha256(temp) == stored.sha256 and not final.exists():
                     link_into_place(temp, final)
                 else:
                     notes.append(f"placement of {stored.path} was interrupted before its file was written; undone")
@@ -390,7 +391,7 @@ class Archive:
                     report.pending.append(stored.path)
                 elif not path.is_file():
                     report.missing.append(stored.path)
-                elif path.stat().st_size != stored.size or _file_sha256(path) != stored.sha256:
+                elif path.stat().st_size != stored.size or file_sha256(path) != stored.sha256:
                     report.changed.append(stored.path)
         for folder, dirs, names in os.walk(self.root):
             here = Path(folder)
@@ -457,7 +458,7 @@ class Archive:
         try:
             os.link(old, new)
         except FileExistsError:
-            if _file_sha256(new) != stored.sha256:  # not our own half-done move: never overwrite
+            if file_sha256(new) != stored.sha256:  # not our own half-done move: never overwrite
                 raise PlacementError(f"{target} exists and holds other bytes") from None
         stored.path = target
         session.add(stored)
@@ -581,11 +582,3 @@ def _fen_decimal(fen: int) -> Decimal:
 
 def _with_extension(path: PurePosixPath, extension: str) -> PurePosixPath:
     return path.with_name(f"{path.name}.{extension}") if extension else path
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

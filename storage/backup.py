@@ -240,27 +240,27 @@ def _back_up_locked(
     if taken.tzinfo is None:
         taken = taken.astimezone()  # a naive time is local time
     writer = _SnapshotWriter(source, backup_dir, _newest_readable(backup_dir), link=link, copy=copy, stopping=stopping)
-    made = writer.write(taken)
-    result = BackupResult(made.snapshot, made.manifest, linked=made.linked, copied=made.copied, cleaned=cleaned)
+    result = writer.write(taken)
+    result.cleaned, result.notes = cleaned, notes
+    made = result.snapshot
     failed_export = None
     if export is not None:
         from storage.backup_export import export_snapshot  # only the rare single-file backup needs it
 
         try:
-            result.export = export_snapshot(made.snapshot.path, made.manifest, export, out)
+            result.export = export_snapshot(made.path, result.manifest, export, out)
         except BackupError as exc:
             failed_export = exc
     result.seconds = time.monotonic() - started
     try:
-        result.removed = prune(backup_dir, keep, made=made.snapshot.name)
+        result.removed = prune(backup_dir, keep, made=made.name)
     except OSError as exc:
         raise BackupError(
-            f"the snapshot {made.snapshot.name} is complete, but an old one could not be removed: "
+            f"the snapshot {made.name} is complete, but an old one could not be removed: "
             f"{_problem(exc, backup_dir)}; it is tried again after the next backup"
         ) from exc
     if failed_export is not None:
-        raise BackupError(f"the snapshot {made.snapshot.name} is complete, but {failed_export}") from failed_export
-    result.notes = notes
+        raise BackupError(f"the snapshot {made.name} is complete, but {failed_export}") from failed_export
     return result
 
 
@@ -312,14 +312,6 @@ def _newest_readable(backup_dir: Path) -> tuple[Snapshot, Manifest] | None:
     return None
 
 
-@dataclass
-class _Made:
-    snapshot: Snapshot
-    manifest: Manifest
-    linked: int
-    copied: int
-
-
 class _SnapshotWriter:
     def __init__(
         self,
@@ -344,7 +336,7 @@ class _SnapshotWriter:
         self.folders: set[Path] = set()
         self.linked = self.copied = self.copied_bytes = 0
 
-    def write(self, taken: datetime) -> _Made:
+    def write(self, taken: datetime) -> BackupResult:
         name = self._free_name(taken)
         partial = self.backup_dir / (PARTIAL_PREFIX + name)
         try:
@@ -384,7 +376,7 @@ class _SnapshotWriter:
                 ) from exc
             raise
         snapshot = Snapshot(name, final, taken.replace(tzinfo=None, microsecond=0))
-        return _Made(snapshot, manifest, self.linked, self.copied)
+        return BackupResult(snapshot, manifest, linked=self.linked, copied=self.copied)
 
     def _free_name(self, taken: datetime) -> str:
         stem = taken.strftime(NAME_FORMAT)

@@ -26,6 +26,10 @@ def hash_file(path: Path) -> tuple[int, str]:
         return hash_stream(handle)
 
 
+def file_sha256(path: Path) -> str:
+    return hash_file(path)[1]
+
+
 def copy_new(stream: IO[bytes], target: Path, mtime_ns: int) -> tuple[int, str]:
     """`stream` into a new file (never over one), fsynced, with the given modification time; the size and
     sha256 of what was written."""

@@ -16,9 +16,10 @@ from ingest.config import DEFAULT_LAYOUT
 from ingest.extract.reader import Limits
 from ingest.importer import ExtractWith, import_paths
 from ingest.unpack import UnpackLimits
-from storage.archive import STATE_FOLDER, Archive
+from storage.archive import STATE_FOLDER, Archive, CheckReport
 from storage.backup import BackupSource
-from storage.db import open_database
+from storage.backup_restore import RESTORED_DATABASE, open_snapshot, restore
+from storage.db import create_db_engine, open_database
 
 EXTRACT = ExtractWith(Limits(), None, date(2026, 1, 1))
 DAY_ONE = datetime(2025, 1, 1, 3, 0).astimezone()
@@ -79,3 +80,14 @@ def dump(database: Path) -> list[str]:
 def stored_paths(database: Path) -> set[str]:
     with closing(sqlite3.connect(database)) as connection:
         return {row[0] for row in connection.execute("SELECT path FROM stored_files WHERE state = 'placed'")}
+
+
+def restored_check(snapshot: Path, target: Path) -> CheckReport:
+    """`fapiao check` on a restore of `snapshot` into `target` (the restore itself must have no problems)."""
+    with open_snapshot(snapshot) as reader:
+        assert restore(reader, target).problems == []
+    engine = create_db_engine(f"sqlite:///{target / RESTORED_DATABASE}")
+    try:
+        return Archive(target / "archive", engine, layout="{number}").check()
+    finally:
+        engine.dispose()

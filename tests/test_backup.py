@@ -18,11 +18,20 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from backup_fill import Days, add_invoices, dump, filled_archive, source_of, stored_paths, tree_hashes
+from backup_fill import (
+    Days,
+    add_invoices,
+    dump,
+    filled_archive,
+    restored_check,
+    source_of,
+    stored_paths,
+    tree_hashes,
+)
 from daemon_run import invoice
 
 from ingest.config import load_settings
-from storage.archive import INDEX_NAME, STATE_FOLDER, Archive, CheckReport
+from storage.archive import INDEX_NAME, STATE_FOLDER, Archive
 from storage.backup import (
     DATABASE_NAME,
     PARTIAL_PREFIX,
@@ -353,7 +362,7 @@ def test_an_invoice_filed_after_the_database_copy_waits_for_the_next_snapshot(ar
     assert len(stored_paths(snapshot / DATABASE_NAME)) == 6
     assert in_tree == stored_paths(snapshot / DATABASE_NAME) | {INDEX_NAME, "notes.txt"}  # the stray is kept
 
-    restored = _restored_check(snapshot, tmp_path / "restored")
+    restored = restored_check(snapshot, tmp_path / "restored")
     assert restored.strays == ["notes.txt"] and not (restored.missing or restored.changed or restored.pending)
 
     later = back_up(source_of(archive), backups, keep=KEEP_ALL, now=days)
@@ -384,7 +393,7 @@ def test_a_placement_the_copy_caught_halfway_is_finished_or_undone_in_the_snapsh
     assert unplaced not in {row for row in _all_paths(snapshot / DATABASE_NAME)}
     assert any(f"finished the interrupted placement of {placed}" in note for note in result.manifest.notes)
     assert any(f"placement of {unplaced} was interrupted" in note for note in result.manifest.notes)
-    assert _restored_check(snapshot, tmp_path / "restored").clean
+    assert restored_check(snapshot, tmp_path / "restored").clean
     # The live archive is not touched: its own recovery is the daemon's business.
     assert _all_paths(database) >= {placed, unplaced}
 
@@ -392,16 +401,6 @@ def test_a_placement_the_copy_caught_halfway_is_finished_or_undone_in_the_snapsh
 def _all_paths(database: Path) -> set[str]:
     with closing(sqlite3.connect(database)) as connection:
         return {row[0] for row in connection.execute("SELECT path FROM stored_files")}
-
-
-def _restored_check(snapshot: Path, target: Path) -> CheckReport:
-    with open_snapshot(snapshot) as reader:
-        assert restore(reader, target).problems == []
-    engine = create_db_engine(f"sqlite:///{target / RESTORED_DATABASE}")
-    try:
-        return Archive(target / "archive", engine, layout="{number}").check()
-    finally:
-        engine.dispose()
 
 
 def test_without_a_database_file_the_snapshot_holds_the_tree_and_says_why(archive: Archive, tmp_path: Path) -> None:
@@ -472,5 +471,5 @@ def test_the_daemons_invoices_keep_coming_while_snapshots_are_taken(tmp_path: Pa
         files = {e.path.removeprefix("archive/") for e in result.manifest.files if e.path.startswith("archive/")}
         assert files - {INDEX_NAME} == stored_paths(snapshot / DATABASE_NAME), result.snapshot.name
         if number % 6 == 0 or number == len(taken) - 1:
-            report = _restored_check(snapshot, tmp_path / f"restored-{number}")
+            report = restored_check(snapshot, tmp_path / f"restored-{number}")
             assert report.clean, (result.snapshot.name, report)

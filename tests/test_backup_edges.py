@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backup_fill import DAY_ONE, Days, add_invoices, filled_archive, source_of, stored_paths
+from backup_fill import DAY_ONE, Days, add_invoices, filled_archive, restored_check, source_of, stored_paths
 
 from storage.archive import STATE_FOLDER, Archive
 from storage.backup import (
@@ -29,9 +29,8 @@ from storage.backup import (
     leftovers,
     snapshots,
 )
-from storage.backup_restore import RESTORED_DATABASE, open_snapshot, restore, verify
+from storage.backup_restore import open_snapshot, restore, verify
 from storage.backup_retention import Keep
-from storage.db import create_db_engine
 
 KEEP = Keep(daily=7, weekly=4, monthly=12)
 
@@ -72,19 +71,8 @@ def test_files_renamed_by_a_relayout_during_the_backup_are_all_in_the_snapshot(
     assert names == {old for old, _ in renamed}
     assert all((snapshot / "archive" / name).is_file() for name in names)
     assert not [note for note in result.manifest.notes if "not in the tree" in note]
-    assert _restored_check_is_clean(snapshot, tmp_path / "restored")
-
-
-def _restored_check_is_clean(snapshot: Path, target: Path) -> bool:
-    with open_snapshot(snapshot) as reader:
-        assert restore(reader, target).problems == []
-    engine = create_db_engine(f"sqlite:///{target / RESTORED_DATABASE}")
-    try:
-        report = Archive(target / "archive", engine, layout="{number}").check()
-    finally:
-        engine.dispose()
+    report = restored_check(snapshot, tmp_path / "restored")
     assert report.clean, report
-    return True
 
 
 def test_a_folder_of_the_archive_that_cannot_be_read_fails_the_backup(
