@@ -56,8 +56,10 @@ def list_invoices(
     since: date | None = None,
     until: date | None = None,
     seller: str | None = None,
+    buyer: str | None = None,
     status: str | None = None,
 ) -> list[InvoiceView]:
+    """The invoices chosen by issue date (inclusive), seller or buyer name (contains) and status, in date order."""
     query = select(Invoice)
     if since is not None:
         query = query.where(col(Invoice.issue_date) >= since)
@@ -65,6 +67,8 @@ def list_invoices(
         query = query.where(col(Invoice.issue_date) <= until)
     if seller:
         query = query.where(col(Invoice.seller_name).contains(seller))
+    if buyer:
+        query = query.where(col(Invoice.buyer_name).contains(buyer))
     if status:
         query = query.where(Invoice.status == status)
     with Session(engine) as session:
