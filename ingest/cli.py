@@ -17,7 +17,6 @@ from ingest.cli_archive import (
     find_command,
     import_command,
     list_command,
-    review_command,
     status_command,
 )
 from ingest.cli_backup import backup_app
@@ -33,6 +32,10 @@ from ingest.cli_common import (
 )
 from ingest.cli_daemon import init_command, run_command
 from ingest.cli_mail import mail_app
+from ingest.cli_notify import notify_app
+from ingest.cli_print import print_command
+from ingest.cli_report import export_command, stats_command
+from ingest.cli_review import review_app
 from ingest.extract.reader import extract_path
 from ingest.model import Extraction, Status
 
@@ -104,12 +107,16 @@ app.command("run")(run_command)
 app.command("import")(import_command)
 app.command("list")(list_command)
 app.command("find")(find_command)
-app.command("review")(review_command)
+app.add_typer(review_app, name="review")
 app.command("check")(check_command)
 app.command("status")(status_command)
+app.command("export")(export_command)
+app.command("stats")(stats_command)
+app.command("print")(print_command)
 app.add_typer(archive_app, name="archive")
 app.add_typer(backup_app, name="backup")
 app.add_typer(mail_app, name="mail")
+app.add_typer(notify_app, name="notify")
 
 
 def main() -> None:

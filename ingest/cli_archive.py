@@ -1,10 +1,10 @@
-"""The archive commands: import, list, find, review, check, status, archive relayout."""
+"""The archive commands: import, list, find, check, status, archive relayout."""
 
 from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +17,7 @@ from ingest.cli_backup import backup_lines
 from ingest.cli_common import (
     EXIT_FAILURE,
     ConfigOption,
+    date_range,
     extract_limits,
     ocr_reader,
     open_archive,
@@ -24,6 +25,8 @@ from ingest.cli_common import (
     shown,
     stdout_console,
 )
+from ingest.cli_notify import notify_lines
+from ingest.cli_review import retry_text
 from ingest.daemon_status import DaemonStatus, read_status
 from ingest.importer import ExtractWith, import_paths
 from ingest.logs import printable
@@ -34,6 +37,7 @@ from storage.archive import STATE_FOLDER, Outcome
 from storage.index_csv import fen_to_yuan
 from storage.mail_state import MailState
 from storage.source_files import SourceFiles
+from storage.unarchived import Unarchived
 
 archive_app = typer.Typer(help="Maintain the archive tree.", no_args_is_help=True)
 
@@ -106,11 +110,12 @@ def list_command(
     config: ConfigOption = None,
 ) -> None:
     """The archived invoices, by issue date."""
+    first, last = date_range(since, until)
     archive = open_archive(settings_from(config))
     views = ledger.list_invoices(
         archive.engine,
-        since=_date_option(since, "--since"),
-        until=_date_option(until, "--until"),
+        since=first,
+        until=last,
         seller=seller,
         status=status,
     )
@@ -121,49 +126,135 @@ def list_command(
     stdout_console().print(_invoice_table(views))
 
 
+FIND_DAYS = 90  # how far back `fapiao find` explains arrivals that did not become invoices, by default
+
+
 def find_command(
     text: Annotated[
         str, typer.Argument(help="an invoice number (O/0, I/1, spaces tolerated), seller, amount or file name")
     ],
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help=f"explain arrivals from YYYY-MM-DD on (default: {FIND_DAYS} days ago)"),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="explain arrivals up to YYYY-MM-DD (default: today)")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Find invoices, and every arrival that matches, with what became of it."""
+    """Find invoices, and every arrival that matches, with what became of it.
+
+    A number no invoice has brings the invoices with a similar number (digits that differ, two swapped, one
+    missing...), and every arrival from --since to --until that did not become an invoice, with its reason:
+    not an invoice, no text and no QR code, only download links, a conflict, failed N times.
+    Exit code 1 when no invoice is found.
+    """
+    today = date.today()
+    given_first, given_last = date_range(since, until)
+    first = given_first or today - timedelta(days=FIND_DAYS)
+    last = given_last or today
+    if first > last:
+        raise typer.BadParameter(f"{first} is after --until {last}: no day is in that range", param_hint="--since")
+    period = (datetime.combine(first, time.min).astimezone(), datetime.combine(last, time.max).astimezone())
     archive = open_archive(settings_from(config))
-    found = ledger.find(archive.engine, text)
+    found = ledger.find(archive.engine, text, period=period)
     console = stdout_console()
     if found.invoices:
         console.print(_invoice_table(found.invoices))
+    if found.similar:
+        typer.echo(printable(f"no invoice has the number {text}; similar numbers:"))
+        console.print(_similar_table(found.similar))
     if found.arrivals:
         table = Table(title="arrivals")
         for column in ("when", "source", "from", "outcome", "reason"):
             table.add_column(column, overflow="fold")
         for arrival in found.arrivals:
             table.add_row(
-                f"{arrival.last_seen:%Y-%m-%d %H:%M}",
-                arrival.source,
-                arrival.source_key,
+                f"{arrival.last_seen.astimezone():%Y-%m-%d %H:%M}",
+                shown(arrival.source),
+                shown(arrival.source_key),
                 arrival.outcome,
-                arrival.reason,
+                shown(arrival.reason),
             )
         console.print(table)
-    if not found.invoices and not found.arrivals:
-        typer.echo(f"nothing matches {text!r}")
-        raise typer.Exit(EXIT_FAILURE)
-
-
-def review_command(config: ConfigOption = None) -> None:
-    """What needs a person, and why."""
-    archive = open_archive(settings_from(config))
-    items = ledger.review(archive.engine)
-    if not items:
-        typer.echo("nothing to review")
+    if found.invoices:
         return
+    if not found.similar and not found.arrivals:
+        typer.echo(printable(f"nothing matches {text!r}"))
+    if found.unarchived or found.troubles:
+        typer.echo(f"arrivals from {first} to {last} that did not become invoices:")
+        console.print(_unarchived_table(found))
+    else:
+        typer.echo(f"every arrival from {first} to {last} became an invoice (--since/--until to look further)")
+    raise typer.Exit(EXIT_FAILURE)
+
+
+def _similar_table(similar: list[ledger.Similar]) -> Table:
+    # No file column: a path is one long word a narrow terminal cannot fold; `fapiao find NUMBER` shows it.
     table = Table()
-    for column in ("what", "file", "why"):
-        table.add_column(column, overflow="fold")
-    for item in items:
-        table.add_row(item.what, shown(item.path), shown("; ".join(item.reasons)))
-    stdout_console().print(table)
+    table.add_column("number", min_width=20, overflow="fold")
+    table.add_column("differs", overflow="fold", max_width=18)
+    table.add_column("date", no_wrap=True)
+    table.add_column("total", justify="right", no_wrap=True)
+    table.add_column("seller", overflow="fold", max_width=16)
+    table.add_column("status", no_wrap=True)
+    for hit in similar:
+        invoice = hit.view.invoice
+        number = f"{invoice.invoice_code} {invoice.invoice_number}" if invoice.invoice_code else invoice.invoice_number
+        table.add_row(
+            number,
+            shown(hit.differences if hit.compared == "number" else f"{hit.differences} (in code and number)"),
+            invoice.issue_date.isoformat() if invoice.issue_date else "",
+            fen_to_yuan(invoice.total_fen),
+            shown(invoice.seller_name),
+            invoice.status,
+        )
+    return table
+
+
+def _unarchived_table(found: ledger.Found) -> Table:
+    table = Table()
+    table.add_column("when", no_wrap=True)
+    table.add_column("source", overflow="fold")
+    table.add_column("from", overflow="fold")
+    table.add_column("why", overflow="fold")
+    table.add_column("detail", overflow="fold")
+    for item in found.unarchived:
+        arrival = item.arrival
+        table.add_row(
+            f"{arrival.last_seen.astimezone():%Y-%m-%d %H:%M}",
+            shown(arrival.source),
+            shown(arrival.source_key),
+            item.kind,
+            "\n".join(shown(line) for line in unarchived_details(item)),
+        )
+    for trouble in found.troubles:
+        subject = f" ({trouble.subject})" if trouble.subject else ""
+        table.add_row(
+            f"{trouble.updated.astimezone():%Y-%m-%d %H:%M}",
+            shown(trouble.source),
+            shown(trouble.key + subject),
+            "quarantined" if trouble.retry.state == "quarantined" else "failed",
+            shown(f"{trouble.retry.reason} ({retry_text(trouble.retry)})"),
+        )
+    return table
+
+
+def unarchived_details(item: Unarchived) -> list[str]:
+    """What a person needs to know about an arrival that did not become an invoice, line by line."""
+    lines = [item.detail] if item.detail else []
+    if item.conflict_with is not None:
+        invoice = item.conflict_with
+        lines.append(
+            f"conflicts with invoice {invoice.id}: {fen_to_yuan(invoice.total_fen)}, {invoice.seller_name or '?'}"
+        )
+    if item.file:
+        lines.append(f"kept as {item.file}")
+    if item.retry is not None:
+        lines.append(f"source: {retry_text(item.retry)}")
+    if item.similar:
+        lines.append(f"similar number {item.similar}")
+    return lines
 
 
 def check_command(
@@ -204,7 +295,8 @@ def status_command(config: ConfigOption = None) -> None:
     last = f"{state.last_arrival.astimezone():%Y-%m-%d %H:%M:%S}" if state.last_arrival else "none"
     typer.echo(f"last arrival: {last}")
     daemon = read_status(archive.root / STATE_FOLDER)
-    for line in [*daemon_lines(daemon, datetime.now(UTC)), *backup_lines(settings, daemon, datetime.now(UTC))]:
+    now = datetime.now(UTC)
+    for line in [*daemon_lines(daemon, now), *backup_lines(settings, daemon, now), *notify_lines(daemon)]:
         typer.echo(printable(line))
     files = SourceFiles(archive.engine)
     for watch in settings.watches:
@@ -255,15 +347,6 @@ def _local(iso: str | None) -> str:
 
 def _counts(counter: dict[str, int]) -> str:
     return ", ".join(f"{count} {name}" for name, count in sorted(counter.items())) or "none"
-
-
-def _date_option(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{text!r} is not a date like 2025-07-29", param_hint=option) from exc
 
 
 def _invoice_json(view: ledger.InvoiceView) -> dict[str, object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -74,3 +75,38 @@ def open_archive(settings: Settings) -> Archive:
 def shown(text: str | None) -> str:
     """`printable`, and escaped for a rich table, where '[...]' would be read as markup."""
     return escape(printable(text))
+
+
+def date_option(text: str | None, option: str) -> date | None:
+    """A YYYY-MM-DD option's value, or a usage error naming the option."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r} is not a date like 2025-07-29", param_hint=option) from exc
+
+
+def date_range(since: str | None, until: str | None) -> tuple[date | None, date | None]:
+    """--since and --until (both inclusive), checked to leave at least one day."""
+    first, last = date_option(since, "--since"), date_option(until, "--until")
+    if first and last and first > last:
+        raise typer.BadParameter(f"{first} is after --until {last}: no day is in that range", param_hint="--since")
+    return first, last
+
+
+def check_output_file(output: Path, archive_root: Path, *, command: str, what: str) -> None:
+    """Before anything is written: usage errors for an output inside the archive (it would be a stray to
+    `fapiao check`) or that is a folder; exit code 1 when its folder does not exist (not created: a typo
+    should not leave folders behind)."""
+    if output.resolve().is_relative_to(archive_root.resolve()):
+        raise typer.BadParameter(
+            f"{printable(str(output))} is inside the archive ({printable(str(archive_root))}); "
+            f"write the {what} somewhere else",
+            param_hint="--output",
+        )
+    if output.is_dir():
+        raise typer.BadParameter(f"{printable(str(output))} is a folder; give a file name", param_hint="--output")
+    if not output.parent.is_dir():
+        typer.echo(f"{command}: {printable(str(output.parent))} is not a folder (create it first)", err=True)
+        raise typer.Exit(EXIT_FAILURE)

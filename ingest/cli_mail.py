@@ -13,7 +13,7 @@ from ingest.mail_config import MailboxSettings
 from ingest.mail_secret import SecretError, read_secret
 from ingest.sources.imap_connection import Folder, MailConnectError, connect, folder_counts, list_folders
 
-mail_app = typer.Typer(help="Check the [[mailbox]] accounts.", no_args_is_help=True)
+mail_app = typer.Typer(help="Check the \\[\\[mailbox]] accounts.", no_args_is_help=True)
 
 
 @mail_app.command("test")

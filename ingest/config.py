@@ -14,6 +14,7 @@ from typing import Any
 from ingest.config_tables import ConfigError as ConfigError
 from ingest.config_tables import check_table, move_target, resolve_path
 from ingest.mail_config import MailboxSettings, parse_mailboxes
+from ingest.notify_config import NotifySettings, parse_notify
 from ingest.scheduler import cron_problem
 from storage.backup_retention import Keep
 from storage.paths import PLACEHOLDERS
@@ -88,6 +89,7 @@ class Settings:
     backup: BackupSettings = field(default_factory=BackupSettings)
     watches: tuple[WatchSettings, ...] = ()
     mailboxes: tuple[MailboxSettings, ...] = ()
+    notify: NotifySettings = field(default_factory=NotifySettings)
     source: Path | None = None  # the file these came from; None for the built-in defaults
 
     @property
@@ -152,8 +154,9 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] = os.envir
 def parse_settings(document: Mapping[str, Any], *, base_dir: Path, source: Path | None = None) -> Settings:
     """Validate a parsed TOML document; relative paths are taken from `base_dir` (the config's folder)."""
     where = str(source) if source else "config"
-    known = [*_SECTIONS, *(f"[{name}]" for name in _LISTS)]
-    unknown = sorted(set(document) - set(_SECTIONS) - set(_LISTS))
+    # [notify] holds tables of its own ([[notify.webhook]], [notify.digest]): ingest.notify_config checks it.
+    known = [*_SECTIONS, "notify", *(f"[{name}]" for name in _LISTS)]
+    unknown = sorted(set(document) - set(_SECTIONS) - set(_LISTS) - {"notify"})
     if unknown:
         raise ConfigError(f"{where}: unknown section [{unknown[0]}]; known sections: {', '.join(known)}")
     values: dict[str, dict[str, Any]] = {}
@@ -176,6 +179,7 @@ def parse_settings(document: Mapping[str, Any], *, base_dir: Path, source: Path 
         backup=_backup(where, values["backup"], base_dir, archive.root, watches),
         watches=watches,
         mailboxes=parse_mailboxes(where, document.get("mailbox", []), base_dir),
+        notify=parse_notify(where, document.get("notify", {}), base_dir),
         source=source,
     )
 

@@ -19,6 +19,8 @@ from ingest.config import Settings
 from ingest.daemon_status import HEARTBEAT_SECONDS, DaemonStatus, SourceStatus, write_status
 from ingest.logs import printable
 from ingest.model import Extraction
+from ingest.notify.digest_job import DigestJob
+from ingest.notify.notifier import Notifier, describe_from, notify_problem
 from ingest.scheduler import Scheduler
 from ingest.sources.folder import FolderSource
 from ingest.sources.imap import MailboxSource
@@ -35,6 +37,10 @@ RETRY_CHECK_SECONDS = 30.0  # failed files are due again after a minute or more
 STATUS_SECONDS = 2.0  # the status file is rewritten this often while things change
 # `--once` waits this long past the settle time for files still being written, then leaves them for next time.
 ONCE_PATIENCE_SECONDS = 60.0
+# At a stop, notifications still waiting get this long to go out (a webhook that hangs is not waited for);
+# `--once` waits longer, since nothing else would deliver them.
+NOTIFY_GRACE_SECONDS = 5.0
+ONCE_NOTIFY_GRACE_SECONDS = 30.0
 
 
 class Daemon:
@@ -50,7 +56,12 @@ class Daemon:
         self.settings = settings
         self.archive = archive
         self.clock = clock
-        self.worker = Worker(Intake(archive, extract, unpack_limits))
+        notify = settings.notify
+        self.notifier = Notifier(notify, describe=describe_from(archive)) if notify.webhooks else None
+        self.worker = Worker(
+            Intake(archive, extract, unpack_limits), on_result=self.notifier.result if self.notifier else None
+        )
+        self.digest = DigestJob(notify.digest, archive) if notify.digest is not None else None
         files = SourceFiles(archive.engine)
         self.folders = [
             FolderSource(
@@ -80,6 +91,8 @@ class Daemon:
         """Until `stop` is set (or, with `once`, after one pass); the exit code."""
         for note in self.archive.recover():
             log.info("recovered: %s", printable(note))
+        if self.notifier is not None:
+            self.notifier.start()
         if once:
             return self._one_pass(stop)
         scheduler = Scheduler()
@@ -93,6 +106,12 @@ class Daemon:
             if missed:
                 log.info("a scheduled backup was missed (or none was ever made): making one now")
             scheduler.cron(self.settings.backup.schedule, self.backup, "backup", run_now=missed)
+        if self.digest is not None:
+            self.digest.stop = stop  # its retries are cut short at a stop
+            missed = self.digest.prepare()
+            if missed:
+                log.info("a digest fell due while the daemon was not running: sending it now")
+            scheduler.cron(self.digest.settings.schedule, self.digest, "digest", run_now=missed)
         try:
             for source in self.sources:
                 try:
@@ -119,6 +138,8 @@ class Daemon:
                 source.stop()
             scheduler.shutdown()
             self.worker.write_index()
+            if self.notifier is not None:
+                self.notifier.stop(NOTIFY_GRACE_SECONDS)
             left = self.worker.queue.qsize()
             self._write_status(stopped=True)
             log.info("stopped%s", f"; {left} waiting files are taken at the next start" if left else "")
@@ -145,6 +166,12 @@ class Daemon:
         self.worker.write_index()
         if self.backup is not None and backup_due(self.settings, datetime.now().astimezone()):
             self.backup()  # cron users run --once; a backup that fell due since the last one is made now
+        if self.digest is not None and self.digest.prepare():
+            self.digest.retry_delays = ()  # not waited for here: the next run tries again
+            self.digest()  # the same for a digest that fell due
+        if self.notifier is not None:
+            self.notifier.troubles(self._troubles(once=True))
+            self.notifier.stop(ONCE_NOTIFY_GRACE_SECONDS)
         self._write_status(stopped=True)
         failed = sum(counts.outcomes[Outcome.FAILED] for counts in self.worker.counts.values())
         if failed:
@@ -176,6 +203,7 @@ class Daemon:
             )
         upcoming = self.backup.next_time() if self.backup and not stopped else None
         failed_at = self.backup.last_error_at if self.backup else None
+        notified = notify_problem(self.notifier, self.digest)
         return DaemonStatus(
             pid=os.getpid(),
             started_at=self.started_at.isoformat(timespec="seconds"),
@@ -187,13 +215,35 @@ class Daemon:
             backup_next=upcoming.isoformat(timespec="seconds") if upcoming else None,
             backup_error=self.backup.last_error if self.backup else "",
             backup_error_at=failed_at.isoformat(timespec="seconds") if failed_at else None,
+            notify_error=notified.error,
+            notify_error_at=_iso(notified.error_at),
+            notify_dropped=notified.dropped,
         )
+
+    def _troubles(self, *, once: bool = False) -> dict[str, str | None]:
+        """What a person must fix, by source, for notifications: a mailbox whose login fails (None: unchanged
+        while it reconnects), a failed backup or digest ('' once fine again)."""
+        troubles: dict[str, str | None] = {}
+        for mailbox in self.mailboxes:
+            if once:
+                troubles[mailbox.name] = mailbox.last_trouble if mailbox.pass_failed else ""
+            elif mailbox.state == "login failed" or not mailbox.last_trouble:
+                troubles[mailbox.name] = mailbox.last_trouble
+            else:
+                troubles[mailbox.name] = None
+        if self.backup is not None:
+            troubles["backup"] = self.backup.last_error
+        if self.digest is not None:
+            troubles["digest"] = self.digest.last_error
+        return troubles
 
     def _write_status(self, *, stopped: bool = False) -> None:
         """Rewritten when something changed (at most every STATUS_SECONDS) and as a heartbeat."""
         elapsed = self.clock() - self._status_written
         if not stopped and elapsed < STATUS_SECONDS:
             return
+        if self.notifier is not None and not stopped:
+            self.notifier.troubles(self._troubles())
         status = self.status(stopped=stopped)
         shape = (status.queue, status.sources)
         if not stopped and shape == self._status_shape and elapsed < HEARTBEAT_SECONDS:

@@ -42,6 +42,9 @@ class DaemonStatus:
     backup_next: str | None = None  # ISO time of the next scheduled backup
     backup_error: str = ""  # the last scheduled backup failed with this (empty once one succeeds)
     backup_error_at: str | None = None
+    notify_error: str = ""  # the last notification given up on (a webhook or the digest), with why
+    notify_error_at: str | None = None
+    notify_dropped: int = 0  # webhook events not delivered since the daemon started
 
     def state(self, now: datetime) -> str:
         """'running', 'stopped' or 'not responding' (killed, or the machine went down)."""

@@ -21,7 +21,7 @@ from ingest.logs import printable
 from ingest.model import Candidate
 from ingest.pipeline import Extractor, Result, process
 from ingest.unpack import UnpackLimits
-from storage.archive import Archive, ArrivalKey, Outcome
+from storage.archive import Archive, ArrivalKey, Filed, Outcome
 
 log = logging.getLogger("fapiao")
 
@@ -88,8 +88,10 @@ class Worker:
         *,
         wall_clock: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
+        on_result: Report | None = None,
     ) -> None:
         self.intake = dataclasses.replace(intake, report=self._report)
+        self.on_result = on_result  # told of every arrival after it is logged and counted (notifications)
         self.queue: queue.Queue[Work] = queue.Queue()
         self.counts: dict[str, SourceCounts] = {}
         self.wall_clock = wall_clock
@@ -130,6 +132,7 @@ class Worker:
                 work.crashed(reason)
             except Exception:
                 log.exception("error recording the failure of %s", printable(work.label))
+            self._tell(work.source, Result(work.label, Filed(Outcome.FAILED, None, reason)))
             return []
         if results:
             self._index_dirty = True
@@ -148,6 +151,15 @@ class Worker:
         if filed.outcome is Outcome.FAILED:
             counts.last_error = f"{result.name}: {filed.reason}"
             counts.last_error_at = self.wall_clock()
+        self._tell(source, result)
+
+    def _tell(self, source: str, result: Result) -> None:
+        if self.on_result is None:
+            return
+        try:
+            self.on_result(source, result)
+        except Exception:  # whoever listens must not fail an arrival
+            log.exception("error passing on the result of %s", printable(result.name))
 
     def write_index(self) -> None:
         started = self.clock()

@@ -6,6 +6,11 @@ half done: (1) the bytes go to a temp file beside the target and are fsynced;
 the invoice and the arrival; (3) the temp file is linked to its name; (4) the
 row says 'placed'. `recover()` finishes or undoes a placement a crash cut
 short and removes orphaned temp files, so a rerun files each invoice exactly once.
+
+Renaming an invoice's files after a hand correction is journaled the same way:
+one transaction gives each file row its new path (state 'moving') and keeps the
+old one in file_moves; then the new name is linked, the old removed, the row
+says 'placed'. `recover()` finishes such a rename wherever a crash left it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import hashlib
 import itertools
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Container, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -34,7 +39,7 @@ from storage.atomic import (
 )
 from storage.hashed_io import file_sha256
 from storage.index_csv import IndexRow, fen_to_yuan, write_index_csv
-from storage.models import Arrival, Invoice, StoredFile
+from storage.models import Arrival, FileMove, Invoice, StoredFile
 from storage.paths import PathValues, render, unrecognized_path, with_clash_suffix
 
 REVIEW_FOLDER = "_review"
@@ -101,6 +106,15 @@ class Filed:
     outcome: Outcome
     path: str | None = None  # relative to the archive root
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """One file given its new name by `finish_moves`; `problem` says why it could not be, if so."""
+
+    old: str
+    new: str
+    problem: str | None = None
 
 
 @dataclass
@@ -344,8 +358,12 @@ class Archive:
     # --- after a crash -----------------------------------------------------------------------------
 
     def recover(self) -> list[str]:
-        """Finish or undo placements a crash cut short; remove orphaned temp files. Returns what it did."""
-        notes: list[str] = []
+        """Finish or undo placements a crash cut short, finish renames; remove orphaned temp files.
+        Returns what it did."""
+        notes = [
+            renamed.problem or f"finished the interrupted rename of {renamed.old} to {renamed.new}"
+            for renamed in self.finish_moves()
+        ]
         with Session(self.engine) as session:
             for stored in session.exec(select(StoredFile).where(StoredFile.state == "placing")).all():
                 final = self.root / stored.path
@@ -423,9 +441,7 @@ class Archive:
         with Session(self.engine) as session:
             taken = set(session.exec(select(StoredFile.path)).all())
             for invoice in session.exec(select(Invoice).order_by(col(Invoice.id))).all():
-                stem = render(self.layout, _path_values(_invoice_data(invoice)))
-                if invoice.status != "ok":
-                    stem = PurePosixPath(REVIEW_FOLDER) / stem
+                stem = self._layout_stem(invoice)
                 for stored in self._files_of(session, invoice):
                     if stored.role not in ("primary", "companion") or stored.state != "placed":
                         continue
@@ -443,7 +459,12 @@ class Archive:
             self.write_index()
         return moves
 
-    def _free_name(self, stem: PurePosixPath, stored: StoredFile, taken: set[str]) -> str:
+    def _layout_stem(self, invoice: Invoice) -> PurePosixPath:
+        """Where the layout puts `invoice`'s files (without extension): under _review/ unless it is 'ok'."""
+        stem = render(self.layout, _path_values(_invoice_data(invoice)))
+        return stem if invoice.status == "ok" else PurePosixPath(REVIEW_FOLDER) / stem
+
+    def _free_name(self, stem: PurePosixPath, stored: StoredFile, taken: Container[str]) -> str:
         for attempt in range(1, 10_000):
             candidate = str(_with_extension(with_clash_suffix(stem, attempt), stored.kind))
             if candidate == stored.path:
@@ -467,6 +488,80 @@ class Archive:
         fsync_folder(new.parent)
         fsync_folder(old.parent)
         _remove_empty_folders(old.parent, self.root)
+
+    # --- one invoice renamed after a hand correction ----------------------------------------------------
+
+    def stage_moves(self, session: Session, invoice: Invoice) -> list[tuple[StoredFile, str]]:
+        """In the caller's transaction: give `invoice`'s primary and companion files the names the layout
+        renders for its row as it is now. Each file row to rename gets its new path and state 'moving', and
+        its old path is kept in file_moves. Returns (row, old path) for each. The caller commits, then calls
+        `finish_moves`; a crash in between is finished by `recover`."""
+        stem = self._layout_stem(invoice)
+        claimed = _ClaimedPaths(session)
+        staged: list[tuple[StoredFile, str]] = []
+        for stored in self._files_of(session, invoice):
+            if stored.role not in ("primary", "companion") or stored.state != "placed" or stored.id is None:
+                continue  # (a companion the daemon is placing right now keeps the name it gets)
+            target = self._free_name(stem, stored, claimed)
+            if target == stored.path:
+                continue
+            staged.append((stored, stored.path))
+            session.add(FileMove(file_id=stored.id, from_path=stored.path, created_at=self.now()))
+            stored.path, stored.state = target, "moving"
+            session.add(stored)
+            session.flush()  # the next file's free name must see this one's claim
+        return staged
+
+    def finish_moves(self, file_ids: Collection[int] | None = None) -> list[Renamed]:
+        """Rename the files that file_moves has on their way (only those of `file_ids`, if given): link the
+        new name, never over another file (a clash takes the next free suffix), remove the old, mark the
+        row 'placed'. Safe to repeat at any point a crash left it."""
+        done: list[Renamed] = []
+        with Session(self.engine) as session:
+            query = select(FileMove).order_by(col(FileMove.id))
+            if file_ids is not None:
+                query = query.where(col(FileMove.file_id).in_(list(file_ids)))
+            for move in session.exec(query).all():
+                stored = session.get(StoredFile, move.file_id)
+                if stored is None:  # (the foreign key makes this impossible; nothing to rename then)
+                    session.delete(move)
+                    session.commit()
+                    continue
+                done.append(self._finish_move(session, stored, move))
+        return done
+
+    def _finish_move(self, session: Session, stored: StoredFile, move: FileMove) -> Renamed:
+        old = self.root / move.from_path
+        problem = None
+        if _holds(self.root / stored.path, stored.sha256):
+            # Linked before a crash: only the old name may be left. It is removed only while it still holds
+            # these bytes and no row has claimed it since (a new file may have been filed under that name).
+            if _holds(old, stored.sha256) and move.from_path not in _ClaimedPaths(session):
+                old.unlink()
+        elif _holds(old, stored.sha256):
+            (self.root / stored.path).parent.mkdir(parents=True, exist_ok=True)
+            base, attempt = PurePosixPath(stored.path).with_suffix(""), 1
+            while not link_into_place(old, self.root / stored.path):
+                # Someone put a file there since the name was chosen: never overwrite, take the next name.
+                candidate = stored.path
+                while candidate in _ClaimedPaths(session) or (self.root / candidate).exists():
+                    attempt += 1
+                    candidate = str(_with_extension(with_clash_suffix(base, attempt), stored.kind))
+                stored.path = candidate
+                session.add(stored)
+                session.commit()
+        else:
+            problem = (
+                f"neither {move.from_path} nor {stored.path} holds the bytes filed as {stored.path}; "
+                "check reports it missing"
+            )
+        stored.state = "placed"
+        session.add(stored)
+        session.delete(move)
+        session.commit()
+        fsync_folder(old.parent)
+        _remove_empty_folders(old.parent, self.root)
+        return Renamed(move.from_path, stored.path, problem)
 
     # --- the index people open -------------------------------------------------------------------
 
@@ -494,6 +589,21 @@ class Archive:
     @staticmethod
     def _files_of(session: Session, invoice: Invoice) -> list[StoredFile]:
         return list(session.exec(select(StoredFile).where(StoredFile.invoice_id == invoice.id)).all())
+
+
+class _ClaimedPaths:
+    """The paths file rows claim, asked of the database one at a time (for a name or two, not a whole tree)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def __contains__(self, path: object) -> bool:
+        return self.session.exec(select(StoredFile.id).where(StoredFile.path == path)).first() is not None
+
+
+def _holds(path: Path, sha256: str) -> bool:
+    """`path` is a file with exactly these bytes."""
+    return path.is_file() and file_sha256(path) == sha256
 
 
 def _conflict(existing: Invoice, new: InvoiceData) -> str | None:

@@ -343,7 +343,7 @@ class _SnapshotWriter:
             partial.mkdir()
             self.folders.add(partial)
             known, revision = self._copy_database(partial)
-            self._copy_tree(partial, known)
+            self._copy_tree(partial, known, self._moving_in_copy(partial))
             if self.source.config is not None and self.source.config.is_file():
                 self._take(self.source.config, partial, CONFIG_NAME, self.source.config.stat(), None)
             if self.source.database is not None:
@@ -408,6 +408,20 @@ class _SnapshotWriter:
             raise BackupError(f"cannot copy the database {database}: {exc}") from exc
         return known, revision[0] if revision else None
 
+    def _moving_in_copy(self, partial: Path) -> dict[str, str]:
+        """New name -> old name of every file the copy has on its way to a new name (a hand correction,
+        `fapiao review set`, cut short or still running): the snapshot takes such a file under its new name
+        only, so that settling the copy renames nothing the manifest already lists."""
+        if self.source.database is None:
+            return {}
+        with closing(sqlite3.connect(partial / DATABASE_NAME)) as connection:
+            if not connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'file_moves'").fetchone():
+                return {}  # (a schema from before hand corrections)
+            rows = connection.execute(
+                "SELECT f.path, m.from_path FROM file_moves m JOIN stored_files f ON f.id = m.file_id"
+            ).fetchall()
+        return {new: old for new, old in rows}
+
     def _settle_database(self, partial: Path) -> None:
         """Finish or undo, in the copy, placements the copy caught halfway (as a restart would), and make
         the copy one self-contained file (no WAL beside it)."""
@@ -437,9 +451,10 @@ class _SnapshotWriter:
 
     # --- tree ------------------------------------------------------------------------------------
 
-    def _copy_tree(self, partial: Path, known: dict[str, tuple[str, str]] | None) -> None:
+    def _copy_tree(self, partial: Path, known: dict[str, tuple[str, str]] | None, moving: dict[str, str]) -> None:
         root = self.source.archive_root
         found = dict(_tree_files(root))
+        moving_from = set(moving.values())
         # Read after the walk: a file an import placed after the database copy has its row here by now
         # (the row is committed before the file gets its name), so it is told apart from a real stray.
         known_now = _paths_in(self.source.database) if known is not None else {}
@@ -447,6 +462,8 @@ class _SnapshotWriter:
         for relative, status in found.items():
             if known is not None and relative not in known and relative in known_now:
                 continue  # filed (or renamed) after the database copy: the next snapshot has it under this name
+            if relative in moving_from and (known is None or relative not in known):
+                continue  # the old name of a file the copy has under its new one (taken below, by that name)
             try:
                 safe_relative(relative)
             except ValueError:
@@ -460,6 +477,15 @@ class _SnapshotWriter:
             known_now = _paths_in(self.source.database)  # as it is now, after the copying
         for relative in missing:
             sha, state = (known or {})[relative]
+            # A rename the copy caught before it was done: the bytes may still be under the old name.
+            old_name = moving.get(relative)
+            old_file = root / old_name if old_name is not None else None
+            if (
+                old_file is not None
+                and old_file.is_file()
+                and self._take(old_file, partial, f"{ARCHIVE_FOLDER}/{relative}", old_file.stat(), sha)
+            ):
+                continue
             # Renamed since the copy (`fapiao archive relayout`): the same bytes are in the tree under their
             # new name; the snapshot keeps them under the name its database has.
             renamed = next((p for p, now_sha in known_now.items() if now_sha == sha and (root / p).is_file()), None)

@@ -94,7 +94,11 @@ def fen_to_yuan(fen: int | None) -> str:
     return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
-def _text(value: str | None) -> str:
+def formula_safe(value: str | None) -> str:
+    """A text cell for a spreadsheet: '' for None, a leading apostrophe when it would start a formula."""
     if not value:
         return ""
     return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+_text = formula_safe

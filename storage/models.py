@@ -48,7 +48,8 @@ class StoredFile(SQLModel, table=True):
     role: str  # 'primary', 'companion', 'conflict' or 'unrecognized'
     path: str = Field(unique=True)  # relative to the archive root, '/'-separated
     # 'placing' from the commit that claims the path until the file is renamed into place; then 'placed'.
-    # A crash in between leaves a 'placing' row that recovery finishes or rolls back.
+    # A crash in between leaves a 'placing' row that recovery finishes or rolls back. 'moving' while a hand
+    # correction renames it (the old name is in file_moves until the new one is in place).
     state: str
     temp_name: str | None = None  # the temp file beside `path` while placing
     size: int
@@ -134,3 +135,36 @@ class MailMessage(SQLModel, table=True):
     links: str = "[]"  # JSON list of invoice download links found in the body
     next_try: datetime | None = None
     updated: datetime
+
+
+class ReviewChange(SQLModel, table=True):
+    """What a person did in `fapiao review`, one row per change: a field corrected (old -> new, the same value
+    when only confirmed), the status it led to, a file renamed to match, an invoice accepted as it is (with the
+    problems it had), a conflict or unrecognized file or a failed arrival set aside. Never updated or deleted."""
+
+    __tablename__ = "review_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int | None = Field(default=None, foreign_key="invoices.id", index=True)
+    # No foreign keys: an arrival or file row may later be replaced (a failed arrival that succeeds, a placement
+    # undone after a crash) and the history must never stand in the way.
+    file_id: int | None = Field(default=None, index=True)
+    arrival_id: int | None = Field(default=None, index=True)
+    action: str  # 'set', 'status', 'renamed', 'accepted' or 'set_aside'
+    field: str | None = None  # for 'set': the column (invoice_number, total_fen, ...)
+    old_value: str | None = None  # as a person reads it: '117.00', '2025-07-29'
+    new_value: str | None = None
+    note: str = ""  # 'accepted': the problems it had (JSON list); 'set_aside': what it was and why
+    changed_at: datetime
+
+
+class FileMove(SQLModel, table=True):
+    """A file on its way to a new name (after a hand correction): its row already has the new path and says
+    'moving'; this keeps the old one until the rename is done, so that `Archive.recover` can finish it."""
+
+    __tablename__ = "file_moves"
+
+    id: int | None = Field(default=None, primary_key=True)
+    file_id: int = Field(foreign_key="stored_files.id", unique=True)
+    from_path: str
+    created_at: datetime

@@ -171,7 +171,10 @@ def test_watches_next_to_each_other_are_fine(tmp_path: Path) -> None:
         ("daemon = 1\n", "[daemon] must be a table"),
         (
             "[watches]\n",
-            "unknown section [watches]; known sections: archive, database, extract, daemon, backup, [mailbox], [watch]",
+            (
+                "unknown section [watches]; known sections: archive, database, extract, daemon, backup, notify, "
+                "[mailbox], [watch]"
+            ),
         ),
     ],
 )
