@@ -313,10 +313,9 @@ def compare(name: str, got: object, want: object, shown: str | None = None) -> C
     return Check(name, False, f"got {got}, want {want}")
 
 
-def guarded(name: str, check: Check | list[Check] | None = None, error: Exception | None = None) -> list[Check]:
-    if error is not None:
-        return [Check(name, False, f"{type(error).__name__}: {error}")]
-    return check if isinstance(check, list) else [check] if check else []
+def unreadable(name: str, error: Exception) -> list[Check]:
+    """The output could not be read back: one failed check saying why."""
+    return [Check(name, False, f"cannot read it back: {type(error).__name__}: {error}")]
 
 
 def exit_check(run: Run, expected: int) -> Check:
@@ -332,7 +331,7 @@ def check_csv(run: Run, want: Sums) -> list[Check]:
     try:
         rows, got = csv_totals(run.output)
     except (OSError, ValueError, IndexError) as exc:
-        return guarded(f"{run.label}: 合计 row", error=exc)
+        return unreadable(f"{run.label}: 合计 row", exc)
     return [
         compare(f"{run.label}: 合计 row = SQL sums", got, want),
         compare(f"{run.label}: data rows", rows, want.invoices),
@@ -344,7 +343,7 @@ def check_xlsx(run: Run, want: Sums, by_month: dict[str | None, Sums] | None) ->
     try:
         sheets = xlsx_totals(run.output)
     except (OSError, ValueError, IndexError, KeyError) as exc:
-        return guarded(f"{run.label}: 合计 rows", error=exc)
+        return unreadable(f"{run.label}: 合计 rows", exc)
     if by_month is None:
         rows, got = sheets.get("发票", (0, None))
         return [
@@ -371,7 +370,7 @@ def check_stats(run: Run, by: str, want: Sums, groups: dict[str | None, Sums]) -
         total = stats_sums(document["total"])
         got = {group[by]: stats_sums(group) for group in document["groups"]}
     except (ValueError, KeyError, TypeError) as exc:
-        return guarded(f"{run.label}: JSON", error=exc)
+        return unreadable(f"{run.label}: JSON", exc)
     return [
         compare(f"{run.label}: total = SQL sums", total, want),
         compare(f"{run.label}: each group = SQL GROUP BY {by}", got, groups, f"{len(groups)} groups"),
@@ -412,7 +411,7 @@ def check_print(run: Run, printed: Printed) -> list[Check]:
         pages = pdf_pages(run.output)
         cover = cover_pages_in(run.output)
     except (OSError, ValueError, pdfium.PdfiumError) as exc:
-        return guarded(f"{run.label}: PDF", error=exc)
+        return unreadable(f"{run.label}: PDF", exc)
     sheets = math.ceil(printed.invoice_pages / 2)
     run.notes.append(f"{pages} pages (cover {cover}), {size(run.output.stat().st_size)}")
     checks = [
@@ -465,12 +464,13 @@ def display_width(text: str) -> int:
 
 
 def print_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]], right: set[int]) -> None:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    widths = [max(display_width(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(row: tuple[str, ...]) -> str:
-        cells = [
-            cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ]
+        cells = []
+        for index, (cell, width) in enumerate(zip(row, widths, strict=True)):
+            pad = " " * (width - display_width(cell))
+            cells.append(pad + cell if index in right else cell + pad)
         return "  " + "  ".join(cells).rstrip()
 
     print(f"\n{title}\n{'-' * len(title)}")
@@ -480,7 +480,7 @@ def print_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]
 
 
 def run_rows(runs: list[Run]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for run in runs:
         made = [size(run.output.stat().st_size)] if run.output is not None and run.output.is_file() else []
         notes = run.notes or made
