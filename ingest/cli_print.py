@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ingest.cli_common import EXIT_FAILURE, ConfigOption, check_output_file, date_range, open_archive, settings_from
 from ingest.logs import printable
-from ingest.report.ledger_rows import grouped_yuan
-from ingest.report.print_pdf import PrintError, PrintResult, Selection, write_print_pdf
 from storage import ledger
+from storage.index_csv import grouped_yuan
+
+if TYPE_CHECKING:
+    from ingest.report.print_pdf import PrintResult
 
 
 class PrintStatus(StrEnum):
@@ -63,6 +65,10 @@ def print_command(
                 hint = f" ({_count(len(review), 'invoice')} under review {verb}: add --status review or --status all)"
         typer.echo(f"print: no invoices match, nothing written{hint}", err=True)
         raise typer.Exit(EXIT_FAILURE)
+    # Imported here: pdfium imposition and reportlab are for this command and `export --format pdf` only,
+    # not for the start of every other one.
+    from ingest.report.print_pdf import PrintError, Selection, write_print_pdf
+
     selection = Selection(since=first, until=last, seller=seller, buyer=buyer, status=chosen)
     try:
         result = write_print_pdf(views, archive.root, output, selection=selection)

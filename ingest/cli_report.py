@@ -22,11 +22,9 @@ from ingest.cli_common import (
 )
 from ingest.logs import printable
 from ingest.report.csv_ledger import write_csv_ledger
-from ingest.report.ledger_rows import grouped_yuan
-from ingest.report.xlsx_ledger import write_xlsx_ledger
 from storage import ledger, report
 from storage.atomic import PlacementError, replace_file_streamed
-from storage.index_csv import fen_to_yuan
+from storage.index_csv import fen_to_yuan, grouped_yuan
 from storage.report import Totals
 
 
@@ -101,6 +99,8 @@ def export_command(
         if chosen_format is ExportFormat.CSV:
             write_csv_ledger(out, views)
         else:
+            from ingest.report.xlsx_ledger import write_xlsx_ledger  # openpyxl: for this format only
+
             write_xlsx_ledger(out, views, by_month=by is SheetsBy.MONTH)
 
     try:
@@ -211,7 +211,7 @@ def _invoices(count: int) -> str:
 
 
 def _export_pdf(views: list[ledger.InvoiceView], root: Path, output: Path) -> None:
-    # Imported here: the print PDF brings reportlab, which no other command needs.
+    # Imported here: the print PDF brings pdfium imposition and reportlab, which no other command needs.
     from ingest.cli_print import tell_result
     from ingest.report.print_pdf import write_print_pdf
 

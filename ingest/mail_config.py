@@ -220,11 +220,15 @@ def _secret(where: str, section: str, table: dict[str, Any], auth: str, base_dir
             f"{where}: {section} needs exactly one of {prefix}_env, {prefix}_file, {prefix}_command "
             f"(found {len(given)})"
         )
-    kind = given[0]
+    return secret_of(table, prefix, base_dir)
+
+
+def secret_of(table: dict[str, Any], prefix: str, base_dir: Path) -> Secret:
+    """The `{prefix}_env`, `_file` or `_command` that `table` gives (the caller checked it gives one), a file
+    relative to the config's folder."""
+    kind = next(kind for kind in SECRET_KINDS if table.get(f"{prefix}_{kind}"))
     value = table[f"{prefix}_{kind}"]
-    if kind == "file":
-        value = str(resolve_path(value, base_dir))
-    return Secret(kind, value)
+    return Secret(kind, str(resolve_path(value, base_dir)) if kind == "file" else value)
 
 
 def _strings(where: str, section: str, table: dict[str, Any], key: str) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.config_tables import ConfigError, check_table, resolve_path
-from ingest.mail_config import SECRET_KINDS, Secret
+from ingest.mail_config import SECRET_KINDS, Secret, secret_of
 from ingest.scheduler import cron_problem
 
 EVENT_KINDS = ("invoice", "review", "failure")
@@ -145,9 +145,9 @@ def _webhook(
     return WebhookSettings(
         number=number,
         format=kind,
-        url_source=_secret_source(table, "url", base_dir) if not url else None,
+        url_source=secret_of(table, "url", base_dir) if not url else None,
         url=url,
-        secret=_secret_source(table, "secret", base_dir) if secrets else None,
+        secret=secret_of(table, "secret", base_dir) if secrets else None,
         events=_events(where, section, table["events"]) if "events" in table else events,
     )
 
@@ -206,15 +206,9 @@ def _digest(where: str, table: Any, base_dir: Path) -> DigestSettings:
         port=port,
         tls=tls,
         username=username,
-        password=_secret_source(table, "password", base_dir) if passwords else None,
+        password=secret_of(table, "password", base_dir) if passwords else None,
         ca_file=resolve_path(table["ca_file"], base_dir) if table.get("ca_file") else None,
     )
-
-
-def _secret_source(table: dict[str, Any], prefix: str, base_dir: Path) -> Secret:
-    kind = next(kind for kind in SECRET_KINDS if table.get(f"{prefix}_{kind}"))
-    value = table[f"{prefix}_{kind}"]
-    return Secret(kind, str(resolve_path(value, base_dir)) if kind == "file" else value)
 
 
 def _is_http_url(text: str) -> bool:

@@ -94,6 +94,12 @@ def fen_to_yuan(fen: int | None) -> str:
     return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
+def grouped_yuan(fen: int) -> str:
+    """10345678 -> '103,456.78': amounts as people read them."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
+
+
 def formula_safe(value: str | None) -> str:
     """A text cell for a spreadsheet: '' for None, a leading apostrophe when it would start a formula."""
     if not value:

@@ -5,10 +5,10 @@ harmless: no control characters, nothing a robot reads as a link, a mention or f
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 
 from ingest.logs import printable
 from ingest.notify.events import Event, Kind
+from storage.index_csv import grouped_yuan
 
 LINE_CHARS = 240  # one event's line at most; a long reason or path is cut
 # Characters robots read as markup: links and emphasis in markdown, <@user> / <at user_id=...> mentions in text.
@@ -18,7 +18,7 @@ _MENTIONS = str.maketrans({"<": "‹", ">": "›"})
 
 def yuan(fen: int) -> str:
     """¥3,456.78 (exact: the fen are an int)."""
-    return f"¥{Decimal(fen).scaleb(-2):,.2f}"
+    return f"¥{grouped_yuan(fen)}"
 
 
 def headline(events: Iterable[Event]) -> str:

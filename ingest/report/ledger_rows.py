@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import Enum
 
-from storage.index_csv import fen_to_yuan, formula_safe
+from storage.index_csv import fen_to_yuan, formula_safe, grouped_yuan
 from storage.ledger import InvoiceView
 from storage.report import Totals
 
@@ -81,12 +81,6 @@ def missing_note(totals: Totals) -> str:
         if count
     ]
     return "其中 " + "、".join(parts) if parts else ""
-
-
-def grouped_yuan(fen: int) -> str:
-    """10345678 -> '103,456.78': amounts as people read them."""
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
 
 
 def shown(kind: Kind, value: CellValue) -> str:

@@ -12,8 +12,8 @@ from typing import BinaryIO
 
 from ingest.extract.render import PageSize, PdfSource, Placement, UnreadablePdfError, page_sizes, write_imposed
 from ingest.report.cover_pdf import Card, Cover, CoverRow, cards_pdf, cover_page_count, cover_pdf
-from ingest.report.ledger_rows import grouped_yuan
 from storage.atomic import PlacementError, replace_file_streamed
+from storage.index_csv import grouped_yuan
 from storage.ledger import InvoiceView
 
 _MM = 72 / 25.4
