@@ -24,7 +24,14 @@ from reportlab.pdfgen.canvas import Canvas
 
 from ingest.config import DEFAULT_LAYOUT
 from ingest.extract.reader import Limits
-from ingest.extract.render import PageSize, Placement, UnreadablePdfError, page_sizes, write_imposed
+from ingest.extract.render import (
+    SHEETS_PER_BATCH,
+    PageSize,
+    Placement,
+    UnreadablePdfError,
+    page_sizes,
+    write_imposed,
+)
 from ingest.importer import ExtractWith, import_paths
 from ingest.report.cover_pdf import cover_rows_per_page
 from ingest.report.print_pdf import (
@@ -498,6 +505,40 @@ def test_imposed_pages_keep_printable_annotations_and_their_rotation() -> None:
         assert _lines(sheet, boxes[0], upward=True) == {"BODYTEXT", "SEALTEXT"}
         # the landscape page, as a viewer shows it: its line runs down the bottom half
         assert _lines(sheet, boxes[1], upward=False) == {"TURNEDTEXT"}
+
+
+def test_sheets_drawn_in_several_batches_keep_their_order_and_sources() -> None:
+    """Sheets are drawn in batches of their own document and then copied into the output: more sheets than
+    one batch holds come out in order, each half holding its own source, and sources shared across a batch
+    boundary (one document with a page on each side) are copied from the right page."""
+    count = 2 * SHEETS_PER_BATCH + 11
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=(A4[1], A4[0] / 2))
+    for n in range(2 * count):
+        canvas.drawString(72, 100, f"PAGE{n:04d}")
+        canvas.showPage()
+    canvas.save()
+    source = buffer.getvalue()
+    (size, *_) = page_sizes(source)
+    cover = io.BytesIO()
+    blank = Canvas(cover, pagesize=A4)
+    blank.showPage()
+    blank.save()
+    sheets = []
+    for sheet in range(count):
+        placements = []
+        for half in (0, 1):
+            scale, turned, x, y = fit(size, slot_box(half))
+            placements.append(Placement(0, 2 * sheet + half, x, y, scale, turned))
+        sheets.append(placements)
+    out = io.BytesIO()
+    pages = write_imposed(out, front=cover.getvalue(), sources=[source], sheets=sheets, sheet_size=PageSize(*A4))
+    assert pages == 1 + count
+    with pdfplumber.open(io.BytesIO(out.getvalue())) as pdf:
+        read = [
+            [word["text"] for word in sorted(page.extract_words(), key=lambda w: w["top"])] for page in pdf.pages[1:]
+        ]
+    assert read == [[f"PAGE{2 * n:04d}", f"PAGE{2 * n + 1:04d}"] for n in range(count)]
 
 
 def test_a_source_gone_since_it_was_measured_is_named(tmp_path: Path) -> None:

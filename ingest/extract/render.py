@@ -89,7 +89,7 @@ def page_sizes(source: PdfSource) -> tuple[PageSize, ...]:
         return tuple(sizes)
 
 
-_SHEETS_PER_BATCH = 50  # a few MB of pages in memory at a time
+SHEETS_PER_BATCH = 50  # a few MB of pages in memory at a time
 
 
 def write_imposed(
@@ -113,10 +113,10 @@ def write_imposed(
         # Sheets are drawn in a small document of their own, then copied over: pdfium's content generation
         # walks every object of the document a page is in, so drawing each sheet straight into the output
         # made a print take time in the square of its length (70 minutes for 10,000 invoices).
-        for first in range(0, len(sheets), _SHEETS_PER_BATCH):
+        for first in range(0, len(sheets), SHEETS_PER_BATCH):
             batch = pdfium.PdfDocument.new()
             try:
-                for number in range(first, min(first + _SHEETS_PER_BATCH, len(sheets))):
+                for number in range(first, min(first + SHEETS_PER_BATCH, len(sheets))):
                     _draw_sheet(batch, sheets[number], sheet_size, sources, opened)
                     for source in [s for s in opened if last_use[s] == number]:
                         opened.pop(source).close()  # a source's pages are in consecutive slots: no later sheet
