@@ -31,6 +31,7 @@ from ingest.cli_common import (
     stdout_console,
 )
 from ingest.cli_daemon import init_command, run_command
+from ingest.cli_inspect import inspect_command
 from ingest.cli_mail import mail_app
 from ingest.cli_notify import notify_app
 from ingest.cli_print import print_command
@@ -113,6 +114,7 @@ app.command("status")(status_command)
 app.command("export")(export_command)
 app.command("stats")(stats_command)
 app.command("print")(print_command)
+app.command("inspect")(inspect_command)
 app.add_typer(archive_app, name="archive")
 app.add_typer(backup_app, name="backup")
 app.add_typer(mail_app, name="mail")

@@ -10,7 +10,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from ingest.cli_backup import backup_lines
@@ -30,7 +37,6 @@ from ingest.cli_review import retry_text
 from ingest.daemon_status import DaemonStatus, read_status
 from ingest.importer import ExtractWith, import_paths
 from ingest.logs import printable
-from ingest.pipeline import Result
 from ingest.unpack import UnpackLimits
 from storage import ledger
 from storage.archive import STATE_FOLDER, Outcome
@@ -51,11 +57,15 @@ _SUMMARY_ORDER = (
     (Outcome.SKIPPED, "skipped"),
     (Outcome.LINK_ONLY, "mails with only download links"),
     (Outcome.FAILED, "failed"),
+    (Outcome.SEEN, "seen before (same mail, same file)"),
 )
+MAX_PROBLEMS_SHOWN = 20  # malformed messages in mail files: the first ones, then a count
 
 
 def import_command(
-    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="files, folders (recursive) and zips")],
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="PATH...", help="files, folders (recursive), zips, .eml and mbox files")
+    ],
     jobs: Annotated[int, typer.Option("--jobs", min=0, help="extraction processes (0: the CPU count, at most 4)")] = 0,
     config: ConfigOption = None,
 ) -> None:
@@ -68,31 +78,33 @@ def import_command(
     extract = ExtractWith(extract_limits(settings), ocr_reader(settings), date.today())
     workers = jobs or min(os.cpu_count() or 1, 4)
     err = Console(stderr=True, highlight=False)
+    problems: list[str] = []
     with Progress(
         TextColumn("importing"),
         BarColumn(),
-        MofNCompleteColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
         TimeRemainingColumn(),
         console=err,
         disable=not err.is_terminal,
         transient=True,
     ) as progress:
+        # By bytes, not files: one mbox can be most of the work.
         task = progress.add_task("import", total=None)
-
-        def advance(result: Result) -> None:
-            # A zip gives several results; the bar counts files on disk.
-            if "!" not in result.name:
-                progress.advance(task)
-
         summary = import_paths(
             paths,
             archive,
             extract=extract,
             unpack_limits=UnpackLimits(),
             workers=workers,
-            on_result=advance,
             on_total=lambda total: progress.update(task, total=total),
+            on_progress=lambda done: progress.update(task, completed=done),
+            on_problem=problems.append,
         )
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
+        typer.echo(f"problem: {printable(problem)}", err=True)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        typer.echo(f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems in mail files", err=True)
     for failure in summary.failures:
         typer.echo(f"failed: {printable(failure.name)}: {printable(failure.filed.reason)}", err=True)
     parts = [f"{summary.counts[outcome]} {label}" for outcome, label in _SUMMARY_ORDER if summary.counts[outcome]]

@@ -1,4 +1,5 @@
-"""`fapiao import`: files, folders and zips on disk, through the same pipeline as every source.
+"""`fapiao import`: files, folders, zips and saved mail (.eml, mbox) on disk, through the same pipeline as
+every source.
 
 Extraction, the slow part, runs in worker processes a few files ahead of the
 one writer that stores results in order; with one worker (or few files) it
@@ -19,14 +20,21 @@ from pathlib import Path
 from ingest.extract.reader import Limits, extract_bytes, sniff
 from ingest.extract.tesseract import Tesseract
 from ingest.model import Candidate, Extraction
-from ingest.pipeline import INVOICE_KINDS, Extractor, Result, process
+from ingest.pipeline import INVOICE_KINDS, Extractor, Result
+from ingest.sources.mail_file import MailFileKind
+from ingest.sources.mail_parts import DEFAULT_LIMITS, MailLimits
+from ingest.sources.mail_store import store_mail
+from ingest.sources.saved_mail import SavedMail, read_saved_mail, saved_mail_kind
 from ingest.unpack import UnpackLimits, unpack
+from ingest.worker import Intake
 from storage.archive import Archive, ArrivalKey, Outcome, sha256_hex
 from storage.atomic import TEMP_PREFIX
 
 SOURCE = "import"
 # Below this many files the worker processes cost more to start than they save.
 _POOL_FROM_FILES = 8
+# ...or below this many bytes: one big file can be an mbox of thousands of invoices, or a zip of hundreds.
+_POOL_FROM_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -91,41 +99,110 @@ def import_paths(
     *,
     extract: Extractor,
     unpack_limits: UnpackLimits,
+    mail_limits: MailLimits = DEFAULT_LIMITS,
     workers: int = 1,
     on_result: Callable[[Result], None] = lambda _result: None,
     on_total: Callable[[int], None] = lambda _total: None,
+    on_progress: Callable[[int], None] = lambda _done: None,
+    on_problem: Callable[[str], None] = lambda _problem: None,
 ) -> ImportSummary:
-    """Import everything under `paths`; one writer (this process), extraction `workers` wide."""
+    """Import everything under `paths`; one writer (this process), extraction `workers` wide.
+
+    Saved mail (.eml, mbox; told by content) is streamed message by message. `on_total` gets the bytes of all
+    files, `on_progress` the bytes read so far (an mbox advances as its messages are read), `on_problem` what
+    was malformed in a mail file though the rest of it was read.
+    """
     archive.recover()
     found = list(files_to_import(paths, archive_root=archive.root))
-    on_total(len(found))
     summary = ImportSummary()
 
     def finish(result: Result) -> None:
         summary.add(result)
         on_result(result)
 
-    pool = (
-        _Prefetcher(extract, archive, unpack_limits, workers)
-        if workers > 1 and len(found) >= _POOL_FROM_FILES
-        else None
-    )
+    total = sum(_size(item.path) for item in found if item.problem is None)
+    on_total(total)
+    worth_a_pool = len(found) >= _POOL_FROM_FILES or total >= _POOL_FROM_BYTES
+    pool = _Prefetcher(extract, archive, unpack_limits, workers) if workers > 1 and worth_a_pool else None
+    intake = Intake(archive, pool or extract, unpack_limits, report=lambda _source, result: finish(result))
+    units = _units(found, archive, finish, unpack_limits, mail_limits, on_problem)
+    done = 0
     try:
-        ahead: deque[tuple[Found, Candidate | None]] = deque()
-        for item in found:
-            candidate = _read(item, archive, finish, unpack_limits)
-            if candidate is not None and pool is not None:
-                pool.submit(candidate)
-            ahead.append((item, candidate))
+        ahead: deque[_Unit] = deque()
+        for unit in units:
+            if pool is not None:
+                pool.submit(unit.candidates)
+            ahead.append(unit)
             while len(ahead) > (pool.window if pool else 0):
-                _store(ahead.popleft()[1], archive, pool or extract, unpack_limits, finish)
+                done = _store(ahead.popleft(), intake, done, on_progress)
         while ahead:
-            _store(ahead.popleft()[1], archive, pool or extract, unpack_limits, finish)
+            done = _store(ahead.popleft(), intake, done, on_progress)
     finally:
         if pool is not None:
             pool.close()
     archive.write_index()
     return summary
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """What is stored in one step: a file, or one message of a mail file; `progress` is the bytes of input it
+    stands for."""
+
+    candidates: tuple[Candidate, ...]
+    progress: int
+    mail: SavedMail | None = None
+
+
+def _units(
+    found: list[Found],
+    archive: Archive,
+    finish: Callable[[Result], None],
+    limits: UnpackLimits,
+    mail_limits: MailLimits,
+    on_problem: Callable[[str], None],
+) -> Iterator[_Unit]:
+    """The files in order, a mail file's messages one by one; unreadable files recorded as they are met."""
+    for item in found:
+        kind = None
+        if item.problem is None:
+            try:
+                kind = saved_mail_kind(item.path)
+            except OSError:
+                kind = None  # _read says why
+        if kind is None:
+            candidate = _read(item, archive, finish, limits)
+            yield _Unit(() if candidate is None else (candidate,), _size(item.path))
+            continue
+        yield from _mail_units(item.path, kind, archive, finish, mail_limits, on_problem)
+
+
+def _mail_units(
+    path: Path,
+    kind: MailFileKind,
+    archive: Archive,
+    finish: Callable[[Result], None],
+    limits: MailLimits,
+    on_problem: Callable[[str], None],
+) -> Iterator[_Unit]:
+    read_to = 0
+    try:
+        for mail in read_saved_mail(path, kind, source=SOURCE, file_key=str(path), limits=limits):
+            for problem in mail.problems:
+                on_problem(f"{path}: {problem}")
+            yield _Unit(mail.candidates, mail.end - read_to, mail)
+            read_to = mail.end
+    except OSError as exc:
+        # The messages before stay stored; the file is tried again whole next time (they add nothing then).
+        reason = f"cannot read the rest of this {kind} file after byte {read_to}: {exc.strerror or exc}"
+        finish(Result(str(path), archive.record_failure(ArrivalKey(SOURCE, str(path), ""), reason)))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _read(item: Found, archive: Archive, finish: Callable[[Result], None], limits: UnpackLimits) -> Candidate | None:
@@ -149,17 +226,25 @@ def _read(item: Found, archive: Archive, finish: Callable[[Result], None], limit
     return Candidate(SOURCE, str(item.path), item.path.name, data)
 
 
-def _store(
-    candidate: Candidate | None,
-    archive: Archive,
-    extract: Extractor,
-    limits: UnpackLimits,
-    finish: Callable[[Result], None],
-) -> None:
-    if candidate is None:
-        return
-    for result in process(candidate, archive, extract=extract, limits=limits):
-        finish(result)
+def _store(unit: _Unit, intake: Intake, done: int, on_progress: Callable[[int], None]) -> int:
+    if unit.mail is not None:
+        mail = unit.mail
+        store_mail(
+            intake,
+            source=SOURCE,
+            message_key=mail.message_key,
+            identity=mail.identity,
+            envelope=mail.envelope,
+            candidates=mail.candidates,
+            refused=mail.refused,
+            links=mail.links,
+        )
+    else:
+        for candidate in unit.candidates:
+            intake.process(candidate)
+    done += unit.progress
+    on_progress(done)
+    return done
 
 
 class _Prefetcher:
@@ -174,7 +259,11 @@ class _Prefetcher:
         self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         self.futures: dict[str, Future[Extraction]] = {}
 
-    def submit(self, candidate: Candidate) -> None:
+    def submit(self, candidates: tuple[Candidate, ...]) -> None:
+        for candidate in candidates:
+            self._submit(candidate)
+
+    def _submit(self, candidate: Candidate) -> None:
         for part in unpack(candidate.data, candidate.name, limits=self.limits):
             if part.problem is not None or sniff(part.data) not in INVOICE_KINDS:
                 continue

@@ -105,3 +105,7 @@ class Candidate:
     source_key: str  # unique within the source: a path, or mailbox/UIDVALIDITY/UID/part
     name: str  # the file name as it came, for messages and _unrecognized/
     data: bytes
+    # The mail it came in, for a file from a message (IMAP, .eml, mbox): its Message-ID, or a digest of its
+    # envelope when it has none (`mail_identity`). The same message's same file arriving again by any way
+    # (an mbox imported twice, a message also seen over IMAP) adds nothing.
+    message_id: str | None = None

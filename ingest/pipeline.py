@@ -15,7 +15,16 @@ from decimal import Decimal
 from ingest.extract.reader import sniff
 from ingest.model import Candidate, Extraction, InvoiceFields, Status
 from ingest.unpack import Part, UnpackLimits, unpack
-from storage.archive import Archive, ArrivalKey, Arriving, Filed, InvoiceData, Outcome, sha256_hex
+from storage.archive import (
+    Archive,
+    ArrivalKey,
+    Arriving,
+    EarlierArrival,
+    Filed,
+    InvoiceData,
+    Outcome,
+    sha256_hex,
+)
 
 Extractor = Callable[[bytes, str], Extraction]
 INVOICE_KINDS = frozenset({"pdf", "ofd", "xml"})
@@ -33,7 +42,13 @@ def process(candidate: Candidate, archive: Archive, *, extract: Extractor, limit
     """Unpack, skip what is stored, extract, identify, store; one Result per file inside `candidate`."""
     results = []
     for part in unpack(candidate.data, candidate.name, limits=limits):
-        key = ArrivalKey(candidate.source, part_source_key(candidate, part), sha256_hex(part.data) if part.data else "")
+        digest = sha256_hex(part.data) if part.data else ""
+        key = ArrivalKey(candidate.source, part_source_key(candidate, part), digest, candidate.message_id)
+        if candidate.message_id is not None and (earlier := archive.earlier_arrival(candidate.message_id, digest)):
+            if earlier.outcome is not Outcome.FAILED:
+                results.append(Result(part.name, seen_before(earlier)))
+                continue
+            key = earlier.key  # a retry of a failure: its own row is updated, none added
         if part.problem is not None:
             filed = archive.record_failure(key, part.problem)
         elif (stored := archive.known_file(key.sha256)) is not None:
@@ -50,6 +65,23 @@ def process(candidate: Candidate, archive: Archive, *, extract: Extractor, limit
                 filed = archive.file_invoice(arriving, invoice)
         results.append(Result(part.name, filed))
     return results
+
+
+def record_refusal(archive: Archive, key: ArrivalKey, reason: str, outcome: Outcome = Outcome.FAILED) -> Filed:
+    """Something that could not even be read (or holds no file: a mail with only download links), recorded
+    as an arrival with its reason; from a mail that brought the same before, nothing is added."""
+    if key.message_id is not None and (earlier := archive.earlier_arrival(key.message_id, key.sha256, reason=reason)):
+        if earlier.outcome is not Outcome.FAILED:
+            return seen_before(earlier)
+        key = earlier.key
+    return archive.record_failure(key, reason, outcome)
+
+
+def seen_before(earlier: EarlierArrival) -> Filed:
+    """The result of a message's file that came in before: nothing recorded, the first arrival named."""
+    where = f"{earlier.key.source} {earlier.key.source_key}"
+    reason = f"the same mail's same file came in before ({where}: {earlier.outcome})"
+    return Filed(Outcome.SEEN, earlier.path, reason, earlier=earlier.outcome)
 
 
 def invoice_key(fields: InvoiceFields) -> str | None:

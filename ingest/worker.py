@@ -19,7 +19,7 @@ from typing import Protocol
 
 from ingest.logs import printable
 from ingest.model import Candidate
-from ingest.pipeline import Extractor, Result, process
+from ingest.pipeline import Extractor, Result, process, record_refusal
 from ingest.unpack import UnpackLimits
 from storage.archive import Archive, ArrivalKey, Filed, Outcome
 
@@ -51,9 +51,18 @@ class Intake:
             self.report(candidate.source, result)
         return results
 
-    def refuse(self, source: str, source_key: str, reason: str, outcome: Outcome = Outcome.FAILED) -> Result:
-        """Something that could not even be read: recorded as an arrival with its reason."""
-        result = Result(source_key, self.archive.record_failure(ArrivalKey(source, source_key, ""), reason, outcome))
+    def refuse(
+        self,
+        source: str,
+        source_key: str,
+        reason: str,
+        outcome: Outcome = Outcome.FAILED,
+        *,
+        message_id: str | None = None,
+    ) -> Result:
+        """Something that could not even be read: recorded as an arrival with its reason (`record_refusal`)."""
+        key = ArrivalKey(source, source_key, "", message_id)
+        result = Result(source_key, record_refusal(self.archive, key, reason, outcome))
         self.report(source, result)
         return result
 

@@ -57,6 +57,9 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # not a kind of file invoices come in; not stored
     LINK_ONLY = "link_only"  # a mail with no invoice file, only links to download one (the reason lists them)
     FAILED = "failed"  # could not be processed; retried when it arrives again
+    # The same message's same file came in before, by this way or another (an mbox imported twice, a saved
+    # .eml of a message also seen over IMAP): nothing is recorded, not even an arrival. Never stored.
+    SEEN = "seen"
 
 
 STORED = frozenset({Outcome.ARCHIVED, Outcome.REVIEW, Outcome.COMPANION, Outcome.CONFLICT, Outcome.UNRECOGNIZED})
@@ -69,6 +72,7 @@ class ArrivalKey:
     source: str
     source_key: str
     sha256: str
+    message_id: str | None = None  # the mail it came in (ingest.sources.mail_identity), None when not by mail
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,16 @@ class Filed:
     outcome: Outcome
     path: str | None = None  # relative to the archive root
     reason: str = ""
+    earlier: Outcome | None = None  # SEEN: what became of it the first time
+
+
+@dataclass(frozen=True)
+class EarlierArrival:
+    """The first arrival of a message's file (see `Archive.earlier_arrival`)."""
+
+    key: ArrivalKey
+    outcome: Outcome
+    path: str | None  # the stored file it became, if any
 
 
 @dataclass(frozen=True)
@@ -148,6 +162,21 @@ class Archive:
     def known_file(self, sha256: str) -> StoredFile | None:
         with Session(self.engine) as session:
             return session.exec(select(StoredFile).where(StoredFile.sha256 == sha256)).first()
+
+    def earlier_arrival(self, message_id: str, sha256: str, *, reason: str | None = None) -> EarlierArrival | None:
+        """The first arrival of these bytes from this message, by any source; None when there is none. Things
+        without bytes (sha256 '': a part over a limit, a mail with only links) are told apart by `reason`."""
+        query = select(Arrival, StoredFile.path).join(StoredFile, col(StoredFile.id) == Arrival.file_id, isouter=True)
+        query = query.where(Arrival.message_id == message_id, Arrival.sha256 == sha256)
+        if reason is not None:
+            query = query.where(Arrival.reason == reason)
+        with Session(self.engine) as session:
+            found = session.exec(query.order_by(col(Arrival.id))).first()
+        if found is None:
+            return None
+        row, path = found
+        key = ArrivalKey(row.source, row.source_key, row.sha256, row.message_id)
+        return EarlierArrival(key, Outcome(row.outcome), path)
 
     def record_known_file(self, key: ArrivalKey, stored: StoredFile) -> Filed:
         """The same bytes are already in the archive: only the arrival is recorded."""
@@ -322,6 +351,7 @@ class Archive:
                 source=key.source,
                 source_key=key.source_key,
                 sha256=key.sha256,
+                message_id=key.message_id,
                 outcome=outcome,
                 reason=reason,
                 invoice_id=invoice_id,
@@ -332,6 +362,7 @@ class Archive:
         else:
             row.attempts += 1
             row.last_seen = now
+            row.message_id = row.message_id or key.message_id
             if row.outcome == Outcome.FAILED:
                 row.outcome, row.reason, row.invoice_id, row.file_id = outcome, reason, invoice_id, file_id
         session.add(row)

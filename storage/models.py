@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, UniqueConstraint
+from sqlalchemy import BigInteger, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -62,12 +62,18 @@ class Arrival(SQLModel, table=True):
     """One thing that came in from a source, and what became of it: the answer to "where is my invoice?"."""
 
     __tablename__ = "arrivals"
-    __table_args__ = (UniqueConstraint("source", "source_key", "sha256", name="uq_arrival_source_key_sha"),)
+    __table_args__ = (
+        UniqueConstraint("source", "source_key", "sha256", name="uq_arrival_source_key_sha"),
+        Index("ix_arrivals_message_id_sha256", "message_id", "sha256"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     source: str  # 'import', 'folder:<path>', 'imap:<account>'
     source_key: str  # a path ('a.zip!b.pdf' inside zips), or mailbox/UIDVALIDITY/UID/part
     sha256: str = Field(index=True)  # '' when the bytes could not be read
+    # The mail it came in (Message-ID, else a digest of its envelope: ingest.sources.mail_identity); None for
+    # files that did not come by mail. The same message's same bytes arriving again add no row.
+    message_id: str | None = None
     outcome: str  # see storage.archive.Outcome
     reason: str = ""
     attempts: int = 1

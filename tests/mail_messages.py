@@ -2,10 +2,11 @@
 reader's tests and for the IMAP tests, which append the same messages to a real Dovecot.
 
 Each builder returns a `Sample`: the message bytes (CRLF line ends, as IMAP APPEND wants them) and what a
-correct reader finds in it - attachments by IMAP section, with exact names and decoded bytes, and download
-links. The tricky header shapes are written by hand: the email package writes correct MIME and would
-repair exactly what these messages are about (GB2312 labels on GBK text, words split mid-character, raw
-8-bit names, broken boundaries). Plain shapes use the email package, as a well-behaved client would.
+correct reader finds in it - invoice candidates by IMAP section, with exact names (a nameless part by the name a
+file would get, 'attachment-3.pdf') and decoded bytes, the other attachments, and download links. The tricky
+header shapes are written by hand: the email package writes correct MIME and would repair exactly what these
+messages are about (GB2312 labels on GBK text, words split mid-character, raw 8-bit names, broken boundaries).
+Plain shapes use the email package, as a well-behaved client would.
 The domains are invented (example-*.cn).
 """
 
@@ -49,6 +50,7 @@ class Sample:
     sender_name: str = ""
     message_id: str = ""
     malformed: bool = False  # a correct reader reports problems for it
+    others: tuple[tuple[str, str], ...] = ()  # (section, name) of the attachments that are not candidates
 
 
 def fake_pdf(label: str) -> bytes:
@@ -387,6 +389,7 @@ def octet_stream_pdfs() -> Sample:
             Expected("3", "attachment-3.pdf", "application/octet-stream", nameless, inline=True),
         ),
         message_id="<octets@example-fapiao.cn>",
+        others=(("4", "settings.dat"), ("5", "")),
     )
 
 
@@ -583,6 +586,7 @@ def non_invoice_pdf() -> Sample:
         (Expected("2", "产品使用手册.pdf", "application/pdf", manual),),
         sender_address="support@example.com",
         message_id="<manual@example.com>",
+        others=(("3", "logo.png"),),
     )
 
 

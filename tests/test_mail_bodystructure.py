@@ -15,11 +15,17 @@ from hypothesis import strategies as st
 from imapclient.response_parser import parse_fetch_response
 from mail_messages import SAMPLES, Sample, encoded_word, percent
 
-from ingest.sources.bodystructure import WantedPart, text_sections, wanted_sections, whole_message_needed
+from ingest.sources.bodystructure import (
+    WantedPart,
+    text_sections,
+    uuencode_candidates,
+    wanted_sections,
+    whole_message_needed,
+)
 from ingest.sources.mail_headers import part_header_info
 from ingest.sources.mail_links import find_links
 from ingest.sources.mail_parts import MailLimits, Verdict
-from ingest.sources.mime import read_message
+from ingest.sources.mime import read_message, read_part
 from ingest.sources.transfer_encoding import decode_transfer
 
 # ---------------------------------------------------------------------------------------------------------
@@ -170,9 +176,9 @@ STRUCTURES: dict[str, tuple[bytes | list[bytes | tuple[bytes, bytes]], list[Want
         b'"mixed" ("boundary" "inner3") NIL NIL NIL) 15 NIL NIL NIL NIL) "mixed" ("boundary" "inner2") NIL NIL NIL)'
         b' 30 NIL ("attachment" NIL) NIL NIL) "mixed" ("boundary" "outer") NIL NIL NIL)',
         [
-            _wanted("2.2", "application/pdf", "发票.pdf", 160, needs_header=True),
-            _wanted("3.1", "application/pdf", "scan.pdf", 100, inline=True, header_section="3.HEADER"),
-            _wanted("4.2.2", "application/pdf", "nested.pdf", 150, inline=True),
+            _wanted("2.2", "application/pdf", "发票.pdf", 160, needs_header=True, forwarded=True),
+            _wanted("3.1", "application/pdf", "scan.pdf", 100, inline=True, header_section="3.HEADER", forwarded=True),
+            _wanted("4.2.2", "application/pdf", "nested.pdf", 150, inline=True, forwarded=True),
         ],
     ),
     "single_part": (
@@ -274,18 +280,14 @@ def test_fetching_wanted_sections_gives_what_read_message_gives(key: str) -> Non
     message = email.message_from_bytes(sample.data, policy=compat32)
     found = []
     for wanted in wanted_sections(_fetched(text)):
-        name = wanted.name
+        info = wanted.info
         if wanted.needs_header:
-            info = part_header_info(_fetch_header(message, wanted.section))
-            if info.verdict is Verdict.NO:
-                continue
-            name = info.filename
-        data = decode_transfer(_fetch_body(message, wanted.section), wanted.encoding)
-        if wanted.needs_sniff and not data.startswith((b"%PDF-", b"PK\x03\x04", b"<")):
-            continue
-        found.append((wanted.section, name or f"attachment-{wanted.section}.pdf", data))
-    read = read_message(sample.data).attachments
-    assert found == [(a.section, a.name, a.data) for a in read]
+            info = part_header_info(_fetch_header(message, wanted.section), wanted.enclosing_charset)
+        raw = _fetch_body(message, wanted.section)
+        contents = read_part(info, raw, wanted.section, forwarded=wanted.forwarded)
+        found += [(a.part, a.name, a.file_name, a.data, a.forwarded) for a in contents.candidates]
+    read = read_message(sample.data).candidates
+    assert found == [(a.part, a.name, a.file_name, a.data, a.forwarded) for a in read]
 
 
 @pytest.mark.parametrize("build", SAMPLES, ids=lambda build: build.__name__)
@@ -419,3 +421,61 @@ def test_wanted_sections_never_raises(structure: object) -> None:
     assert isinstance(wanted_sections(structure), list)
     assert isinstance(text_sections(structure), list)
     assert isinstance(whole_message_needed(structure), bool)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# What the structure cannot show, and containers
+
+
+def test_a_forward_that_is_itself_base64_needs_the_whole_message() -> None:
+    """A server does not decode a base64 message/rfc822 part to look inside: read whole, by read_message."""
+    encoded = _fetched(
+        b"(" + TEXT_PLAIN + b'("message" "rfc822" NIL NIL NIL "base64" 400 ' + ENVELOPE + b" "
+        b'("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 NIL NIL NIL NIL) 6 NIL NIL NIL NIL) '
+        b'"mixed" ("boundary" "b") NIL NIL NIL)'
+    )
+    assert whole_message_needed(encoded)
+    plain, _ = STRUCTURES["forwarded"]
+    assert not whole_message_needed(_fetched(plain))
+
+
+def test_a_winmail_dat_is_fetched_to_be_unpacked() -> None:
+    structure = _fetched(
+        b"(" + TEXT_PLAIN + b'("application" "ms-tnef" ("name" "winmail.dat") NIL NIL "base64" 900 NIL '
+        b'("attachment" ("filename" "winmail.dat")) NIL NIL)'
+        b'("application" "octet-stream" ("name" "WINMAIL.DAT") NIL NIL "base64" 90 NIL NIL NIL NIL) '
+        b'"mixed" ("boundary" "b") NIL NIL NIL)'
+    )
+    assert wanted_sections(structure) == [
+        _wanted("2", "application/ms-tnef", "winmail.dat", 900),
+        _wanted("3", "application/octet-stream", "WINMAIL.DAT", 90, inline=True),
+    ]
+    assert not whole_message_needed(structure)
+
+
+def test_big_text_bodies_are_the_ones_looked_at_for_uuencoded_files() -> None:
+    structure = _fetched(
+        b'(("text" "plain" ("charset" "gbk") NIL NIL "8bit" 20000 300 NIL NIL NIL NIL)'
+        b'("text" "plain" ("charset" "gbk") NIL NIL "8bit" 2000 30 NIL NIL NIL NIL)'
+        b'("text" "html" ("charset" "gbk") NIL NIL "8bit" 90000 300 NIL NIL NIL NIL) '
+        b'"mixed" ("boundary" "b") NIL NIL NIL)'
+    )
+    texts = text_sections(structure)
+    assert [t.section for t in uuencode_candidates(texts)] == ["1"]
+    assert [t.section for t in uuencode_candidates(texts, limits=MailLimits(uuencode_text_bytes=1000))] == ["1", "2"]
+
+
+def test_raw_names_take_the_charset_declared_around_them() -> None:
+    """A multipart's charset parameter (Foxmail writes one) reaches the parts that declare none, as in
+    read_message; a part's own charset wins."""
+    big5 = "電子發票.pdf".encode("big5")
+    structure = _fetched(
+        [
+            (b'(("application" "pdf" ("name" {%d}' % len(big5), big5),
+            b') NIL NIL "base64" 200 NIL NIL NIL NIL)("application" "pdf" ("charset" "gbk") NIL NIL "base64" 10 NIL '
+            b'NIL NIL NIL) "mixed" ("boundary" "b" "charset" "big5") NIL NIL NIL)',
+        ]
+    )
+    first, second = wanted_sections(structure)
+    assert (first.name, first.enclosing_charset, first.needs_header) == ("電子發票.pdf", "big5", True)
+    assert (second.charset, second.enclosing_charset) == ("gbk", "big5")

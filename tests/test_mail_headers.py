@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from mail_messages import encoded_word, percent
 
 from ingest.sources.mail_headers import decode_header_text, part_filename, part_header_info
-from ingest.sources.mail_parts import Verdict
+from ingest.sources.mail_parts import Verdict, clean_file_name
 
 # ---------------------------------------------------------------------------------------------------------
 # Header text
@@ -134,10 +134,10 @@ def test_decode_header_text_from_the_email_package() -> None:
         (b'Content-Disposition: attachment; filename="%E5%8F%91%E7%A5%A8.pdf"\r\n\r\n', "发票.pdf"),
         (b"Content-Disposition: attachment; filename=\"gbk''%B7%A2%C6%B1.pdf\"\r\n\r\n", "发票.pdf"),
         (b'Content-Disposition: attachment; filename="100%25 done.pdf"\r\n\r\n', "100%25 done.pdf"),
-        # directories and control characters never reach a name
-        (b'Content-Disposition: attachment; filename="C:\\\\fakepath\\\\inv.pdf"\r\n\r\n', "inv.pdf"),
-        (b'Content-Disposition: attachment; filename="../../etc/x.pdf"\r\n\r\n', "x.pdf"),
-        (b'Content-Disposition: attachment; filename="=?utf-8?B?YQpi4oCuLnBkZg==?="\r\n\r\n', "ab.pdf"),
+        # names are reported as the mail writes them (cleaned only for writing a file: see below)
+        (b'Content-Disposition: attachment; filename="C:\\\\fakepath\\\\inv.pdf"\r\n\r\n', "C:\\fakepath\\inv.pdf"),
+        (b'Content-Disposition: attachment; filename="../../etc/x.pdf"\r\n\r\n', "../../etc/x.pdf"),
+        (b'Content-Disposition: attachment; filename="=?utf-8?B?YQpi4oCuLnBkZg==?="\r\n\r\n', "a\nb\u202e.pdf"),
         (b"Content-Disposition: attachment\r\n\r\n", None),
         (b'Content-Disposition: attachment; filename=""\r\n\r\n', None),
         (b"", None),
@@ -145,6 +145,52 @@ def test_decode_header_text_from_the_email_package() -> None:
 )
 def test_part_header_info_filename(header: bytes, filename: str | None) -> None:
     assert part_header_info(header).filename == filename
+
+
+@pytest.mark.parametrize(
+    ("header", "written", "cleaned"),
+    [
+        (
+            b'Content-Disposition: attachment; filename="C:\\\\fakepath\\\\inv.pdf"\r\n\r\n',
+            "C:\\fakepath\\inv.pdf",
+            "inv.pdf",
+        ),
+        (b'Content-Disposition: attachment; filename="../../etc/x.pdf"\r\n\r\n', "../../etc/x.pdf", "x.pdf"),
+        (
+            b'Content-Disposition: attachment; filename="=?utf-8?B?YQpi4oCuLnBkZg==?="\r\n\r\n',
+            "a\nb\u202e.pdf",
+            "ab.pdf",
+        ),
+        (b'Content-Type: application/pdf; name=" \x00inv.pdf\x07"\r\n\r\n', " \x00inv.pdf\x07", "inv.pdf"),
+    ],
+)
+def test_names_are_cleaned_only_for_writing_a_file(header: bytes, written: str, cleaned: str) -> None:
+    """Directories and control characters stay in the reported name and never reach a file name; the verdict is
+    given on the cleaned name, so it is the same either way."""
+    info = part_header_info(header)
+    assert info.filename == written
+    assert clean_file_name(written) == cleaned
+    assert info.verdict is Verdict.YES
+
+
+def test_raw_8bit_names_are_read_in_the_declared_charset() -> None:
+    """The part's own charset first, else the one of the message around it, else UTF-8, else GB18030: Big5 bytes
+    read as GB18030 would be other characters, GBK bytes are not valid UTF-8."""
+    big5 = "電子發票.pdf".encode("big5")
+    header = b'Content-Type: application/pdf; charset=big5; name="' + big5 + b'"\r\n\r\n'
+    assert part_header_info(header).filename == "電子發票.pdf"
+    no_charset = b'Content-Disposition: attachment; filename="' + big5 + b'"\r\n\r\n'
+    assert part_header_info(no_charset, "big5").filename == "電子發票.pdf"
+    assert part_header_info(no_charset).filename != "電子發票.pdf"  # GB18030 takes Big5 bytes for other text
+    gbk = b'Content-Disposition: attachment; filename="' + "发票.pdf".encode("gbk") + b'"\r\n\r\n'
+    assert part_header_info(gbk, "utf-8").filename == "发票.pdf"  # not UTF-8 after all: GB18030
+    assert part_header_info(gbk, "gbk").filename == "发票.pdf"
+
+
+@pytest.mark.parametrize("value", ["base64", " Base64 ", "base64\t", '"base64"', "BASE64 (ERP)", "'base64'"])
+def test_transfer_encoding_with_stray_whitespace_quotes_and_case(value: str) -> None:
+    header = f"Content-Type: application/pdf\r\nContent-Transfer-Encoding: {value}\r\n\r\n".encode()
+    assert part_header_info(header).transfer_encoding == "base64"
 
 
 def test_part_header_info_fields() -> None:

@@ -4,6 +4,7 @@ within its limits; and never an exception, whatever the bytes."""
 from __future__ import annotations
 
 import binascii
+import hashlib
 from collections.abc import Callable
 
 import mail_messages as mm
@@ -29,11 +30,17 @@ def test_sample_read_exactly(build: Callable[[], Sample]) -> None:
     assert contents.sender_name == sample.sender_name
     assert contents.message_id == sample.message_id
     assert contents.date is not None and contents.date.isoformat() == "2025-07-29T10:15:00+08:00"
-    found = [(a.section, a.name, a.content_type, a.inline, a.problem) for a in contents.attachments]
+    # A nameless part is reported without a name, and written under its fallback name.
+    found = [(a.part, a.name or a.file_name, a.content_type, a.inline, a.problem) for a in contents.candidates]
     expected = [(e.section, e.name, e.content_type, e.inline, None) for e in sample.attachments]
     assert found == expected
-    for attachment, wanted in zip(contents.attachments, sample.attachments, strict=True):
+    for attachment, wanted in zip(contents.candidates, sample.attachments, strict=True):
         assert attachment.data == wanted.data, attachment.section
+        assert (attachment.size, attachment.sha256) == (len(wanted.data), hashlib.sha256(wanted.data).hexdigest())
+        assert attachment.file_name == wanted.name
+    others = [a for a in contents.attachments if not a.candidate]
+    assert [(a.section, a.name) for a in others] == list(sample.others)
+    assert all(a.data == b"" and a.sha256 and a.why for a in others)
     assert [link.url for link in contents.links] == list(sample.links)
     assert bool(contents.problems) == sample.malformed, contents.problems
 
@@ -60,6 +67,7 @@ def test_large_attachment_read_whole() -> None:
     sample = mm.large_attachment(3 * mm.MIB)
     contents = read_message(sample.data)
     assert [(a.section, a.name, len(a.data)) for a in contents.attachments] == [("2", "large.pdf", 3 * mm.MIB)]
+    assert contents.attachments[0].why == "declared application/pdf"
     assert contents.attachments[0].data == sample.attachments[0].data
 
 
@@ -185,7 +193,8 @@ def test_links_over_the_limit_are_dropped() -> None:
     assert len(read_message(message, limits=MailLimits(max_links=7)).links) == 7
 
 
-def test_winmail_dat_is_reported() -> None:
+def test_a_winmail_dat_that_is_no_tnef_is_a_candidate_with_a_problem() -> None:
+    """Four bytes of signature and nothing more: it may have held an invoice, so it is reported, not dropped."""
     parts = [
         mm.text_part("see attached"),
         mm.pdf_part(b"\x78\x9f\x3e\x22", [("Content-Type", 'application/ms-tnef; name="winmail.dat"')]),
@@ -194,8 +203,15 @@ def test_winmail_dat_is_reported() -> None:
         [("Subject", "tnef"), ("Content-Type", "multipart/mixed; boundary=t")], mm.multipart("t", parts)
     )
     contents = read_message(message)
-    assert contents.attachments == ()
-    assert len(contents.problems) == 1 and "winmail.dat" in contents.problems[0]
+    (attachment,) = contents.attachments
+    assert (attachment.section, attachment.name, attachment.candidate, attachment.data) == (
+        "2",
+        "winmail.dat",
+        True,
+        b"",
+    )
+    assert attachment.problem == "not a TNEF file: the winmail.dat signature is missing"
+    assert contents.problems == ("part 2: not a TNEF file: the winmail.dat signature is missing",)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -263,7 +279,8 @@ def mutated_messages(draw: st.DrawFn) -> bytes:
 def test_read_message_never_raises_on_damaged_mail(data: bytes) -> None:
     contents = read_message(data)
     assert all(isinstance(problem, str) for problem in contents.problems)
-    assert all(attachment.name for attachment in contents.attachments)
+    assert all(attachment.file_name and attachment.why for attachment in contents.attachments)
+    assert all(a.data == b"" for a in contents.attachments if a.problem is not None or not a.candidate)
 
 
 @settings(max_examples=300, deadline=None)

@@ -67,6 +67,7 @@ def test_outcomes_map_to_events() -> None:
         Outcome.DUPLICATE: None,
         Outcome.COMPANION: None,
         Outcome.SKIPPED: None,
+        Outcome.SEEN: None,  # a mail's file that came in before: told the first time, not again
     }
 
 

@@ -40,11 +40,16 @@ from ingest.config import WatchSettings
 from ingest.logs import printable
 from ingest.model import Candidate
 from ingest.pipeline import Result
+from ingest.sources.mail_file import MailFileKind
+from ingest.sources.mail_parts import DEFAULT_LIMITS
+from ingest.sources.mail_store import store_mail
+from ingest.sources.saved_mail import read_saved_mail, saved_mail_kind
 from ingest.sources.settle import StabilityTracker, is_ignored_folder, is_ignored_name, is_ignored_path
 from ingest.worker import Intake, Work
-from storage.archive import STORED, Outcome, sha256_hex
+from storage.archive import STORED, Filed, Outcome, sha256_hex
 from storage.atomic import PlacementError, fsync_folder, link_into_place, write_temp
-from storage.source_files import FileState, SourceFiles, Stamp
+from storage.hashed_io import file_sha256
+from storage.source_files import FileState, Remembered, SourceFiles, Stamp
 
 log = logging.getLogger("fapiao")
 
@@ -247,6 +252,12 @@ class FolderSource:
         known = self.files.get(self.name, key)
         if known is not None and known.settled(stamp, datetime.now(UTC)):
             return []
+        try:
+            kind = saved_mail_kind(item.path)
+        except OSError:
+            kind = None  # the read below says why
+        if kind is not None:
+            return self._ingest_mail_file(item, kind, known, intake)
         if stamp.size > self.max_bytes:
             reason = f"file is {stamp.size} bytes, over the {self.max_bytes}-byte limit"
             self.files.failed(self.name, key, stamp, "", reason, max_attempts=1)
@@ -275,6 +286,59 @@ class FolderSource:
         self.files.done(self.name, key, stamp, digest)
         return results
 
+    def _ingest_mail_file(
+        self, item: DroppedFile, kind: MailFileKind, known: Remembered | None, intake: Intake
+    ) -> list[Result]:
+        """Saved mail: streamed message by message (an mbox may be gigabytes), each message stored like one from
+        IMAP. A changed mbox is read again whole; the messages read before add nothing (mail_identity).
+
+        An .eml whose every file is in the archive is then kept, deleted or moved like any file; an mbox is a
+        mailbox, not one delivery, and is always kept.
+        """
+        key = str(item.path)
+        try:
+            digest = file_sha256(item.path)
+        except OSError as exc:
+            reason = f"cannot read: {exc.strerror or exc}"
+            self._failed(item, "", reason)
+            return [intake.refuse(self.name, key, reason)]
+        if known is not None and known.state is FileState.DONE and known.sha256 == digest:
+            self.files.done(self.name, key, item.stamp, digest)  # touched, not changed
+            return []
+        results: list[Result] = []
+        try:
+            for mail in read_saved_mail(item.path, kind, source=self.name, file_key=key, limits=DEFAULT_LIMITS):
+                for problem in mail.problems:
+                    log.info("%s %s: %s", self.name, printable(key), printable(problem))
+                results += store_mail(
+                    intake,
+                    source=self.name,
+                    message_key=mail.message_key,
+                    identity=mail.identity,
+                    envelope=mail.envelope,
+                    candidates=mail.candidates,
+                    refused=mail.refused,
+                    links=mail.links,
+                )
+        except OSError as exc:
+            reason = f"cannot read the rest of this {kind} file: {exc.strerror or exc}"
+            self._failed(item, digest, reason)
+            return [*results, intake.refuse(self.name, key, reason)]
+        if _look(item.path) != item.stamp:
+            self.tracker.saw(item.path, self.clock())  # written to while read: read again once it settles
+            return results
+        failures = [r for r in results if r.filed.outcome is Outcome.FAILED]
+        if failures:
+            self._failed(item, digest, "; ".join(f"{r.name}: {r.filed.reason}" for r in failures))
+            return results
+        if kind == "eml" and self.watch.after.kind != "keep":
+            try:
+                self._after(item, item.path.read_bytes(), results)
+            except OSError as exc:
+                log.warning("could not %s %s: %s", self.watch.after.kind, printable(key), exc)
+        self.files.done(self.name, key, item.stamp, digest)
+        return results
+
     def crashed(self, item: DroppedFile, reason: str) -> None:
         self._failed(item, "", reason)
 
@@ -294,7 +358,7 @@ class FolderSource:
         """Delete or move the file, if configured, when everything in it is in the archive. Files that are
         not invoices (skipped) stay where they are; a failure here is logged, never lost data."""
         action = self.watch.after
-        safe = bool(results) and all(r.filed.outcome in STORED or r.filed.outcome is Outcome.DUPLICATE for r in results)
+        safe = bool(results) and all(_in_archive(r.filed) for r in results)
         if action.kind == "keep" or not safe:
             return
         shown = printable(str(item.path))
@@ -353,6 +417,12 @@ def _can_open(path: Path) -> bool:
             return True
     except OSError:
         return False
+
+
+def _in_archive(filed: Filed) -> bool:
+    """Whether what a file brought is in the archive (stored now, or before: a duplicate, a mail seen before)."""
+    outcome = filed.earlier if filed.outcome is Outcome.SEEN else filed.outcome
+    return outcome in STORED or outcome is Outcome.DUPLICATE
 
 
 def _move_out(path: Path, data: bytes, stamp: Stamp, root: Path, folder: Path) -> Path:

@@ -43,7 +43,9 @@ from ingest.sources.imap_connection import (
     open_session,
 )
 from ingest.sources.mail_fetch import FetchedMail, read_over_imap, source_key
+from ingest.sources.mail_identity import message_identity
 from ingest.sources.mail_parts import DEFAULT_LIMITS, MailLimits
+from ingest.sources.mail_store import Refused, store_mail
 from ingest.sources.mime import MailContents, read_envelope
 from ingest.worker import Intake, Work
 from storage.archive import Outcome
@@ -275,15 +277,18 @@ class MailboxSource:
 
     def _store(self, work: MailWork, intake: Intake) -> list[Result]:
         mail = work.mail
-        results = []
-        for candidate in mail.candidates:
-            results.extend(intake.process(candidate))
-        for key, name, reason in mail.refused:
-            results.append(intake.refuse(self.name, key, f"{name}: {reason}"))
+        results = store_mail(
+            intake,
+            source=self.name,
+            message_key=source_key(mail.ref),
+            identity=message_identity(mail.envelope),
+            envelope=mail.envelope,
+            candidates=mail.candidates,
+            refused=[Refused(key, name, reason) for key, name, reason in mail.refused],
+            links=mail.links,
+        )
         if work.failure is not None:
             results.append(intake.refuse(self.name, source_key(mail.ref), work.failure))
-        elif mail.links and not mail.candidates:
-            results.append(intake.refuse(self.name, source_key(mail.ref), _links_reason(mail), Outcome.LINK_ONLY))
         refused = {key for key, _name, _reason in mail.refused}
         failed = [r for r in results if r.filed.outcome is Outcome.FAILED]
         if failed:
@@ -291,7 +296,10 @@ class MailboxSource:
             lasting = work.failure is None and all(r.name in refused for r in failed)
             self._failed(work, "; ".join(f"{r.name}: {r.filed.reason}" for r in failed), lasting=lasting)
             return results
-        brought_invoice = any(result.filed.outcome in _INVOICE_OUTCOMES for result in results)
+        # A file this message brought before (a saved copy imported, say) counts as what it became then.
+        brought_invoice = any(
+            result.filed.outcome in _INVOICE_OUTCOMES or result.filed.earlier in _INVOICE_OUTCOMES for result in results
+        )
         ack = Ack.PENDING if brought_invoice and self.mailbox.after.kind != "keep" else Ack.NONE
         self.mail_state.done(self.name, mail.ref, _facts(mail), ack=ack)
         if ack is Ack.PENDING:
@@ -615,9 +623,3 @@ def _facts(mail: FetchedMail) -> MessageFacts:
     envelope = mail.envelope
     sender = f"{envelope.sender_name} <{envelope.sender_address}>" if envelope.sender_name else envelope.sender_address
     return MessageFacts(envelope.message_id, envelope.subject, sender, tuple(link.url for link in mail.links))
-
-
-def _links_reason(mail: FetchedMail) -> str:
-    envelope = mail.envelope
-    links = " ".join(link.url for link in mail.links)
-    return f"{envelope.subject!r} from {envelope.sender_address}: no invoice file, only download links: {links}"

@@ -4,10 +4,16 @@ From the BODYSTRUCTURE (`bodystructure.wanted_sections`) come the sections worth
 `BODY.PEEK[...]`, which never sets \\Seen. A part whose name the structure carries encoded (or may have cut
 short) has its own header (`n.MIME`) fetched and decoded by the code that reads whole messages. A part whose
 type and name say nothing (application/octet-stream, no extension) is fetched in full only if its first bytes
-sniff as PDF, OFD, XML or zip. Text bodies are fetched, truncated, for download links only when the mail
-carries no candidate and looks like invoice mail (`may_carry_links`): ordinary mail costs its header and
-structure, nothing more. A message whose structure hides its parts (a broken boundary) is read whole, by
+sniff as PDF, OFD, XML or zip. Every part fetched is read by `mime.read_part`, the code read_message runs on
+each part of a whole message: one reader, so a winmail.dat is unpacked and a name is decoded alike both ways.
+Text bodies are fetched, truncated, only when the mail carries no candidate: for download links when it looks
+like invoice mail (`may_carry_links`), and a big text/plain body for the files uuencoded in it
+(`bodystructure.uuencode_candidates`); ordinary mail costs its header and structure, nothing more. A message
+whose structure hides its parts (a broken boundary, a forward that is itself base64) is read whole, by
 `mime.read_message`.
+
+Each candidate is known by its message (`mail_identity.message_identity`) and by a source key naming the
+folder, UIDVALIDITY, UID and the part ('INBOX/1700000000/42/2', '.../2!发票.pdf' for a file from a winmail.dat).
 
 The session is passed in; everything else here is deciding what to fetch and reading the answers.
 """
@@ -20,16 +26,30 @@ from typing import Any, Protocol
 
 from ingest.extract.reader import sniff
 from ingest.model import Candidate
-from ingest.sources.bodystructure import WantedPart, text_sections, wanted_sections, whole_message_needed
-from ingest.sources.mail_headers import part_header_info
-from ingest.sources.mail_links import Link, find_links
-from ingest.sources.mail_parts import INVOICE_EXTENSIONS, MailLimits, Verdict, fallback_name, judge_part
-from ingest.sources.mime import MailContents, read_message
+from ingest.sources.bodystructure import (
+    WantedPart,
+    text_sections,
+    uuencode_candidates,
+    wanted_sections,
+    whole_message_needed,
+)
+from ingest.sources.mail_headers import PartInfo, part_header_info
+from ingest.sources.mail_identity import message_identity
+from ingest.sources.mail_links import Link
+from ingest.sources.mail_parts import (
+    INVOICE_EXTENSIONS,
+    SNIFF_BYTES,
+    MailLimits,
+    Verdict,
+    clean_file_name,
+    fallback_name,
+    is_tnef,
+    whole_quads,
+)
+from ingest.sources.mime import Attachment, MailContents, read_message, read_part
 from ingest.sources.transfer_encoding import UUENCODE_NAMES, decode_transfer
 from storage.mail_state import MessageRef
 
-# Encoded bytes fetched to sniff a part whose type and name say nothing: base64 of the first ~3 KB.
-SNIFF_BYTES = 4096
 # Parts are fetched together in one FETCH up to this many encoded bytes; bigger ones alone.
 FETCH_TOGETHER_BYTES = 8 * 1024 * 1024
 # Words in a subject that make a mail worth searching for download links when it has no invoice file.
@@ -61,10 +81,34 @@ class FetchedMail:
 
 @dataclass
 class _Found:
+    source: str
+    ref: MessageRef
+    message_id: str
     candidates: list[Candidate] = field(default_factory=list)
     refused: list[tuple[str, str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     fetched_bytes: int = 0
+
+    def take(self, attachments: Sequence[Attachment]) -> None:
+        """The candidates among a part's attachments: for the pipeline, or refused with their problem."""
+        for attachment in attachments:
+            if not attachment.candidate:
+                continue
+            key = source_key(self.ref, attachment.part)
+            if attachment.problem is not None:
+                self.refused.append((key, attachment.file_name, attachment.problem))
+            else:
+                self.candidates.append(
+                    Candidate(self.source, key, attachment.file_name, attachment.data, message_id=self.message_id)
+                )
+
+
+@dataclass(frozen=True)
+class _ToFetch:
+    """A wanted part and what its header says (its own header block when fetched, else the structure)."""
+
+    part: WantedPart
+    info: PartInfo
 
 
 def may_carry_links(envelope: MailContents) -> bool:
@@ -84,15 +128,20 @@ def read_over_imap(
     limits: MailLimits,
 ) -> FetchedMail:
     """The candidates of message `ref` in the selected folder; raises what the session raises."""
+    found = _Found(source, ref, message_identity(envelope))
     if whole_message_needed(bodystructure):
-        return _read_whole(session, source=source, ref=ref, envelope=envelope, size=size, limits=limits)
-    found = _Found()
+        return _read_whole(session, envelope=envelope, size=size, limits=limits, found=found)
     wanted = _named(session, ref.uid, wanted_sections(bodystructure, limits=limits), found)
     wanted = _sniffed(session, ref.uid, wanted, found)
-    _fetch_parts(session, source, ref, wanted, limits, found)
+    _fetch_parts(session, wanted, limits, found)
     links: list[Link] = []
-    if not found.candidates and not found.refused and may_carry_links(envelope):
-        links = _links(session, ref.uid, text_sections(bodystructure, limits=limits), limits, found)
+    if not found.candidates and not found.refused:
+        texts = text_sections(bodystructure, limits=limits)
+        if not may_carry_links(envelope):
+            texts = uuencode_candidates(texts, limits=limits)
+        links = _read_texts(session, texts, limits, found)
+        if found.candidates or found.refused or not may_carry_links(envelope):
+            links = []
     return FetchedMail(
         ref,
         envelope,
@@ -111,127 +160,129 @@ def source_key(ref: MessageRef, section: str | None = None) -> str:
 
 
 def _read_whole(
-    session: Fetcher, *, source: str, ref: MessageRef, envelope: MailContents, size: int, limits: MailLimits
+    session: Fetcher, *, envelope: MailContents, size: int, limits: MailLimits, found: _Found
 ) -> FetchedMail:
+    ref = found.ref
     if size > limits.max_message_bytes:
         reason = f"message is {size} bytes, over the {limits.max_message_bytes}-byte limit; its parts are hidden"
         return FetchedMail(ref, envelope, refused=((source_key(ref), "message", reason),))
     data = _body(session.fetch([ref.uid], ["BODY.PEEK[]"]).get(ref.uid, {}), "")
     contents = read_message(data, limits=limits)
-    candidates, refused = [], []
-    for attachment in contents.attachments:
-        key = source_key(ref, attachment.section)
-        if attachment.problem is not None:
-            refused.append((key, attachment.name, attachment.problem))
-        else:
-            candidates.append(Candidate(source, key, attachment.name, attachment.data))
-    links = contents.links if not candidates and may_carry_links(envelope) else ()
+    found.take(contents.attachments)
+    links = contents.links if not found.candidates and not found.refused and may_carry_links(envelope) else ()
     return FetchedMail(
-        ref, envelope, tuple(candidates), tuple(refused), tuple(links), contents.problems, fetched_bytes=len(data)
+        ref,
+        envelope,
+        tuple(found.candidates),
+        tuple(found.refused),
+        tuple(links),
+        contents.problems,
+        fetched_bytes=len(data),
     )
 
 
-def _named(session: Fetcher, uid: int, wanted: list[WantedPart], found: _Found) -> list[WantedPart]:
-    """Parts whose names the structure carried encoded, or perhaps cut short, get the name their own header
-    gives, decoded as read_message decodes it; a part that then turns out not to be a candidate is dropped."""
+def _named(session: Fetcher, uid: int, wanted: list[WantedPart], found: _Found) -> list[_ToFetch]:
+    """Parts whose names the structure carried encoded, or perhaps cut short, get what their own header says,
+    decoded as read_message decodes it; a part that then turns out not to be a candidate is dropped."""
     headers = [part.header_section for part in wanted if _header_wanted(part)]
-    if not headers:
-        return wanted
-    answer = session.fetch([uid], [f"BODY.PEEK[{section}]" for section in headers]).get(uid, {})
+    answer = session.fetch([uid], [f"BODY.PEEK[{section}]" for section in headers]).get(uid, {}) if headers else {}
     named = []
     for part in wanted:
+        info = part.info
         if _header_wanted(part):
             header = _body(answer, part.header_section)
             found.fetched_bytes += len(header)
             if header:
-                info = part_header_info(header)
-                name = info.filename or part.name
-                verdict = judge_part(part.content_type, name)
-                if verdict is Verdict.NO:
+                info = part_header_info(header, part.enclosing_charset)
+                verdict = info.verdict
+                if verdict is Verdict.NO and not is_tnef(info.content_type, info.filename):
                     continue
-                part = replace(part, name=name, needs_sniff=verdict is Verdict.BY_CONTENT)
-        named.append(part)
+                part = replace(part, needs_sniff=verdict is Verdict.BY_CONTENT)
+        named.append(_ToFetch(part, info))
     return named
 
 
 def _header_wanted(part: WantedPart) -> bool:
-    """Whether the part's own header must say its name. Besides encoded names: Dovecot keeps only the first word
+    """Whether the part's own header must say what it is. Besides encoded names: Dovecot keeps only the first word
     of an unquoted name with spaces ('filename=my invoice.pdf' is 'my' in the structure), so a name that does not
-    end as an invoice file's is checked too."""
-    return part.needs_header or (part.name is not None and not part.name.lower().endswith(INVOICE_EXTENSIONS))
+    end as an invoice file's is checked too; and it shows a transfer encoding it cannot parse ('"base64"') as 7bit,
+    so a part the structure calls 7bit, 8bit or binary - rare for a file - is checked too."""
+    return (
+        part.needs_header
+        or (part.name is not None and not part.name.lower().endswith(INVOICE_EXTENSIONS))
+        or part.encoding in ("7bit", "8bit", "binary")
+    )
 
 
-def _sniffed(session: Fetcher, uid: int, wanted: list[WantedPart], found: _Found) -> list[WantedPart]:
+def _sniffed(session: Fetcher, uid: int, wanted: list[_ToFetch], found: _Found) -> list[_ToFetch]:
     """Parts that only their bytes can tell: kept when their first bytes are an invoice file's."""
-    unsure = [part for part in wanted if part.needs_sniff]
+    unsure = [one.part for one in wanted if one.part.needs_sniff]
     if not unsure:
         return wanted
     items = [f"BODY.PEEK[{part.section}]<0.{SNIFF_BYTES}>" for part in unsure]
     answer = session.fetch([uid], items).get(uid, {})
     kept = []
-    for part in wanted:
-        if part.needs_sniff:
-            head = _body(answer, part.section)
+    for one in wanted:
+        if one.part.needs_sniff:
+            head = _body(answer, one.part.section)
             found.fetched_bytes += len(head)
-            if sniff(decode_transfer(_whole_quads(head, part.encoding), part.encoding)) == "unknown":
+            encoding = one.info.transfer_encoding
+            if sniff(decode_transfer(whole_quads(head, encoding), encoding)) == "unknown":
                 continue
-        kept.append(part)
+        kept.append(one)
     return kept
 
 
-def _fetch_parts(
-    session: Fetcher, source: str, ref: MessageRef, wanted: list[WantedPart], limits: MailLimits, found: _Found
-) -> None:
-    batch: list[WantedPart] = []
+def _fetch_parts(session: Fetcher, wanted: list[_ToFetch], limits: MailLimits, found: _Found) -> None:
+    batch: list[_ToFetch] = []
     batch_bytes = 0
-    for part in wanted:
+    for one in wanted:
+        part = one.part
         # Refused from the structure alone, never downloaded, only when even its smallest decoding is over the
         # limit: what read_message would take must not be refused here.
-        if _least_decoded_bytes(part.size, part.encoding) > limits.max_attachment_bytes:
+        if _least_decoded_bytes(part.size, one.info.transfer_encoding) > limits.max_attachment_bytes:
             reason = f"part is {part.size} bytes on the server, over the {limits.max_attachment_bytes}-byte limit"
-            found.refused.append((source_key(ref, part.section), _name(part, "unknown"), reason))
+            found.refused.append((source_key(found.ref, part.section), _unread_name(one), reason))
             continue
         if batch and batch_bytes + part.size > FETCH_TOGETHER_BYTES:
-            _fetch_batch(session, source, ref, batch, limits, found)
+            _fetch_batch(session, batch, limits, found)
             batch, batch_bytes = [], 0
-        batch.append(part)
+        batch.append(one)
         batch_bytes += part.size
     if batch:
-        _fetch_batch(session, source, ref, batch, limits, found)
+        _fetch_batch(session, batch, limits, found)
 
 
-def _fetch_batch(
-    session: Fetcher, source: str, ref: MessageRef, parts: list[WantedPart], limits: MailLimits, found: _Found
-) -> None:
-    answer = session.fetch([ref.uid], [f"BODY.PEEK[{part.section}]" for part in parts]).get(ref.uid, {})
-    for part in parts:
-        raw = _body(answer, part.section)
+def _fetch_batch(session: Fetcher, batch: list[_ToFetch], limits: MailLimits, found: _Found) -> None:
+    uid = found.ref.uid
+    answer = session.fetch([uid], [f"BODY.PEEK[{one.part.section}]" for one in batch]).get(uid, {})
+    for one in batch:
+        raw = _body(answer, one.part.section)
         found.fetched_bytes += len(raw)
-        data = decode_transfer(raw, part.encoding)
-        key = source_key(ref, part.section)
-        if len(data) > limits.max_attachment_bytes:
-            reason = f"part is {len(data)} bytes decoded, over the {limits.max_attachment_bytes}-byte limit"
-            found.refused.append((key, _name(part, "unknown"), reason))
-            continue
-        if not data:
-            found.problems.append(f"part {part.section}: empty")
-            continue
-        found.candidates.append(Candidate(source, key, _name(part, sniff(data)), data))
+        contents = read_part(one.info, raw, one.part.section, limits=limits, forwarded=one.part.forwarded)
+        found.problems.extend(contents.problems)
+        found.take(contents.attachments)
 
 
-def _links(session: Fetcher, uid: int, texts: list[WantedPart], limits: MailLimits, found: _Found) -> list[Link]:
+def _read_texts(session: Fetcher, texts: list[WantedPart], limits: MailLimits, found: _Found) -> list[Link]:
+    """The text bodies, read by mime.read_part: their download links, and the files uuencoded in them."""
     if not texts:
         return []
     # Truncated: links sit near the top, and a body can be megabytes of HTML.
     window = limits.max_text_bytes
+    uid = found.ref.uid
     answer = session.fetch([uid], [f"BODY.PEEK[{part.section}]<0.{window}>" for part in texts]).get(uid, {})
     links: list[Link] = []
     seen: set[str] = set()
     for part in texts:
         raw = _body(answer, part.section)
         found.fetched_bytes += len(raw)
-        body = decode_transfer(_whole_quads(raw, part.encoding), part.encoding)
-        for link in find_links(body, html=part.content_type == "text/html", charset=part.charset, limits=limits):
+        contents = read_part(
+            part.info, whole_quads(raw, part.encoding), part.section, limits=limits, forwarded=part.forwarded
+        )
+        found.problems.extend(contents.problems)
+        found.take(contents.attachments)
+        for link in contents.links:
             if link.url not in seen and len(links) < limits.max_links:
                 seen.add(link.url)
                 links.append(link)
@@ -253,16 +304,9 @@ def _least_decoded_bytes(size: int, encoding: str) -> int:
     return size
 
 
-def _name(part: WantedPart, sniffed: str) -> str:
-    return part.name or fallback_name(part.section, sniffed, part.content_type)
-
-
-def _whole_quads(data: bytes, encoding: str) -> bytes:
-    """A truncated base64 body cut back to whole 4-character groups, so its tail does not read as damage."""
-    if encoding != "base64":
-        return data
-    compact = b"".join(data.split())
-    return compact[: len(compact) - len(compact) % 4]
+def _unread_name(one: _ToFetch) -> str:
+    """The file name of a part refused unread: as `Attachment.file_name` gives it for read_message's refusal."""
+    return clean_file_name(one.info.filename or "") or fallback_name(one.part.section, "unknown", one.info.content_type)
 
 
 def _body(answer: dict[bytes, Any], section: str) -> bytes:

@@ -5,7 +5,8 @@ done here, because the stdlib gets Chinese mail wrong: GB2312-labelled GBK chara
 mid-character, raw 8-bit GBK in headers, and non-ASCII text around encoded words (`email.header.decode_header`
 turns it into `\\uXXXX` escapes). Both ways of reading a message use this one code for names, so a part's name
 is the same whether it came from the whole message (`mime`), its header block alone (`part_header_info` on
-`BODY.PEEK[n.MIME]`), or the parameters of a BODYSTRUCTURE (`bodystructure`).
+`BODY.PEEK[n.MIME]`), or the parameters of a BODYSTRUCTURE (`bodystructure`). Names are returned as the mail
+writes them; `mail_parts.clean_file_name` makes them fit for a file where one is written.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import email.errors
 import email.header
 import email.utils
 import re
-import unicodedata
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +72,7 @@ _PERCENT_NAME = re.compile(
     r"((?:%[0-9A-Fa-f]{2}|[ !#-$&-~])*%[89A-Fa-f][0-9A-Fa-f].*)"
 )
 _PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"?|[^;]*)')
+_ENCODING_TOKEN = re.compile(r"[^\s;(\"']+")
 _PIECE = re.compile(r"^(?P<key>[^*]+)\*(?P<index>\d+)\*?$")
 _SURROGATES_PARKED = {0xDC00 + byte: 0xE000 + byte for byte in range(0x80, 0x100)}
 _SURROGATES_UNPARKED = {private: surrogate for surrogate, private in _SURROGATES_PARKED.items()}
@@ -82,7 +83,7 @@ class PartInfo:
     """What a part's MIME header says; see `part_header_info`."""
 
     content_type: str  # lowercased 'type/subtype'; 'text/plain' when missing or unreadable (RFC 2045)
-    filename: str | None  # decoded; Content-Disposition filename, else Content-Type name
+    filename: str | None  # decoded, not cleaned; Content-Disposition filename, else Content-Type name
     disposition: str | None  # lowercased 'attachment' / 'inline', None when absent
     charset: str | None  # lowercased, as declared
     transfer_encoding: str  # lowercased; '7bit' when absent
@@ -96,36 +97,38 @@ class PartInfo:
 # Header text
 
 
-def decode_header_text(value: str | bytes | Header) -> str:
+def decode_header_text(value: str | bytes | Header, charset: str | None = None) -> str:
     """A header value as text: encoded words decoded, raw 8-bit bytes decoded, folding undone; never raises.
 
     Encoded words (RFC 2047) are decoded wherever they appear, also inside quotes, where mailers put them
     though the RFC says not to. Adjacent words in the same charset are joined before decoding, so a
     character split across two words comes out whole. GB2312 and GBK are read as GB18030, their superset.
-    Raw 8-bit bytes (and `str` from the email package carrying them as surrogate escapes) are read as
-    UTF-8, else GB18030. What cannot be decoded becomes U+FFFD.
+    Raw 8-bit bytes (and `str` from the email package carrying them as surrogate escapes) are read in
+    `charset` (the one the part declares, for names), else as UTF-8, else GB18030. What cannot be decoded
+    becomes U+FFFD.
     """
-    return _decode_encoded_words(_raw_header_text(value))
+    return _decode_encoded_words(_raw_header_text(value, charset))
 
 
-def _raw_header_text(value: str | bytes | Header) -> str:
+def _raw_header_text(value: str | bytes | Header, charset: str | None = None) -> str:
     """A header value as text with raw 8-bit bytes decoded and folding undone, encoded words left as they are.
 
     compat32 hands out a header holding 8-bit bytes as a Header whose str() turns them into U+FFFD, and
     parameters of such a header as str with surrogate escapes: both are taken back to bytes here.
     """
+    raw_charset = charset
     if isinstance(value, Header):
         chunks = []
-        for chunk, charset in email.header.decode_header(value):
+        for chunk, label in email.header.decode_header(value):
             data = chunk if isinstance(chunk, bytes) else chunk.encode("utf-8", "surrogateescape")
-            chunks.append(_decode_raw(data) if _codec(charset) is None else decode_bytes(data, charset))
+            chunks.append(decode_bytes(data, raw_charset if _codec(label) is None else label))
         text = "".join(chunks)
     elif isinstance(value, bytes):
-        text = _decode_raw(value)
+        text = decode_bytes(value, raw_charset)
     else:
         text = str(value)
     if _has_surrogates(text):
-        text = _decode_raw(text.encode("utf-8", "surrogateescape"))
+        text = decode_bytes(text.encode("utf-8", "surrogateescape"), raw_charset)
     return _LINE_BREAKS.sub(" ", _FOLD.sub("", text))
 
 
@@ -229,15 +232,19 @@ def _word_bytes(encoding: str, payload: str) -> bytes:
 # File names and part headers
 
 
-def part_filename(headers: Message) -> str | None:
+def part_filename(headers: Message, charset: str | None = None) -> str | None:
     """The decoded file name of a part: Content-Disposition filename, else Content-Type name; never raises.
 
     Handles RFC 2231 (`filename*=gbk''%B7%A2...`, continuations `filename*0*=`/`filename*1*=`, which are
-    joined before decoding), RFC 2047 words (also inside quotes), raw 8-bit bytes, and percent-encoded
-    plain values. Directory parts and control characters are removed; an empty result is None.
+    joined before decoding, in any order, extended and plain pieces mixed), RFC 2047 words (also inside quotes
+    or in an unquoted value), raw 8-bit bytes (read in the part's declared charset, else `charset` - the
+    enclosing message's -, else UTF-8, else GB18030), and percent-encoded plain values. The name is as the
+    mail gives it: directories and control characters are left for `mail_parts.clean_file_name`, used where a
+    file is written. None when there is no name, or only blanks.
     """
+    declared = part_charset(headers) or charset
     for header, key in (("content-disposition", "filename"), ("content-type", "name")):
-        name = name_from_params(_header_params(headers, header), key)
+        name = name_from_params(_header_params(headers, header), key, declared)
         if name:
             return name
     return None
@@ -300,19 +307,34 @@ def merge_param_pieces(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, Para
     return out
 
 
-def name_from_params(params: Sequence[tuple[str, ParamValue]], key: str) -> str | None:
-    """The decoded value of parameter `key`; an RFC 2231 value wins over a plain one (RFC 2231 4.1)."""
+def raw_boundary(headers: Message) -> str | None:
+    """The boundary parameter of a Content-Type written with raw 8-bit bytes, those bytes kept as surrogate
+    escapes, as the parser holds the body's lines (compat32 turns them into U+FFFD, and no line matches); None
+    when the header is plain ASCII (the stdlib's reading stands) or has no boundary."""
+    raw = next((value for name, value in headers.raw_items() if name.lower() == "content-type"), None)
+    if not isinstance(raw, str) or not _has_surrogates(raw):
+        return None
+    for key, value in _header_params(headers, "content-type"):
+        if key.lower() == "boundary" and isinstance(value, str) and value.strip():
+            return value.rstrip()
+    return None
+
+
+def name_from_params(params: Sequence[tuple[str, ParamValue]], key: str, charset: str | None = None) -> str | None:
+    """The decoded value of parameter `key`, None when blank; an RFC 2231 value wins over a plain one (RFC 2231
+    4.1). Raw 8-bit bytes are read in `charset` first."""
     values = [value for name, value in params if name.lower() == key]
     extended = [value for value in values if isinstance(value, tuple)]
     for value in extended + [value for value in values if not isinstance(value, tuple)]:
-        name = _clean_name(param_text(value))
-        if name:
+        name = param_text(value, charset)
+        if name.strip():
             return name
     return None
 
 
-def param_text(value: ParamValue) -> str:
-    """A parameter value as text: RFC 2231 bytes in their charset, a percent-encoded plain value, or RFC 2047."""
+def param_text(value: ParamValue, charset: str | None = None) -> str:
+    """A parameter value as text: RFC 2231 bytes in their charset, a percent-encoded plain value, or RFC 2047;
+    raw 8-bit bytes in `charset`, else UTF-8, else GB18030."""
     if isinstance(value, tuple):
         charset, _language, text = value
         return decode_bytes(_octets(text), charset)
@@ -325,7 +347,7 @@ def param_text(value: ParamValue) -> str:
             decoded = decode_bytes(data, charset)
             if "\ufffd" not in decoded:
                 return decoded
-    return decode_header_text(value)
+    return decode_header_text(value, charset)
 
 
 def param_is_encoded(value: ParamValue) -> bool:
@@ -350,17 +372,11 @@ def _octets(text: str) -> bytes:
     return bytes(out)
 
 
-def _clean_name(name: str) -> str:
-    """A bare file name: no directories (a name is later used for filing), no control or format characters."""
-    text = "".join(char for char in name if unicodedata.category(char) not in ("Cc", "Cf"))
-    text = text.replace("\\", "/").rsplit("/", 1)[-1]
-    return text.strip().strip("\"'").strip()
-
-
-def part_header_info(header_bytes: bytes) -> PartInfo:
+def part_header_info(header_bytes: bytes, charset: str | None = None) -> PartInfo:
     """What a part's header block says: the bytes of `BODY.PEEK[n.MIME]` (or of HEADER for the body of a
-    non-multipart message) - header lines, then a blank line. Never raises."""
-    return _part_info(parse_header_block(header_bytes))
+    non-multipart message) - header lines, then a blank line. `charset` is the enclosing message's, for raw
+    8-bit names in a part that declares none. Never raises."""
+    return part_info(parse_header_block(header_bytes), charset)
 
 
 def parse_header_block(header_bytes: bytes) -> Message:
@@ -372,10 +388,11 @@ def parse_header_block(header_bytes: bytes) -> Message:
         return Message()
 
 
-def _part_info(part: Message) -> PartInfo:
+def part_info(part: Message, charset: str | None = None) -> PartInfo:
+    """What a part's headers say (see part_header_info), from a parsed part."""
     return PartInfo(
         content_type=part_content_type(part),
-        filename=part_filename(part),
+        filename=part_filename(part, charset),
         disposition=part_disposition(part),
         charset=part_charset(part),
         transfer_encoding=part_transfer_encoding(part),
@@ -413,8 +430,11 @@ def part_disposition(part: Message) -> str | None:
 
 
 def part_transfer_encoding(part: Message) -> str:
-    """Lowercased Content-Transfer-Encoding; '7bit' when absent (RFC 2045)."""
+    """Lowercased Content-Transfer-Encoding; '7bit' when absent (RFC 2045). Stray whitespace, quotes, case and a
+    trailing comment (' Base64 ', '"base64"', 'base64 (by ERP)') do not hide the encoding."""
     value = part.get("content-transfer-encoding")
     if value is None:
         return "7bit"
-    return decode_header_text(value).strip().strip("\"'").lower() or "7bit"
+    text = decode_header_text(value).strip().strip("\"'").strip().lower()
+    first = _ENCODING_TOKEN.match(text)
+    return first.group(0) if first else "7bit"

@@ -1,15 +1,23 @@
-"""A whole message (an .eml file, or `BODY.PEEK[]`) -> its invoice candidates with their bytes, download links
+"""The one reader of mail: a whole message (an .eml file, a message of an mbox, or `BODY.PEEK[]`), or one part
+fetched alone over IMAP -> every attachment with what it is and whether it may be an invoice, download links,
 and what was malformed; pure.
 
 `read_message` walks every part, into forwarded messages too, under the rules the IMAP way shares
 (`mail_parts`): names from `mail_headers`, bytes from `transfer_encoding`, links from `mail_links`, section
 numbers as IMAP's, so a candidate found here has the source key it would have had fetched part by part
-(`bodystructure`). The stdlib `email` package (compat32 policy) splits the message into parts; a multipart
-whose declared boundary is wrong is split again on the boundary its body uses. Zips are returned whole:
-`ingest.unpack.unpack` opens them, with its bounds, like any other zip.
+(`bodystructure`). Each leaf goes through `read_part`, which the IMAP poller (`mail_fetch`) calls on a part it
+fetched alone: one reader, whichever way the bytes came.
 
-Nothing here raises on bad input: whatever is malformed becomes a line in `problems`, or an Attachment
-with a `problem`, and everything readable is still returned.
+The stdlib `email` package (compat32 policy) splits the message into parts; on top of it, what real mail needs:
+a boundary written in 8-bit bytes is matched as those bytes; a multipart whose declared boundary is wrong is
+split again on the boundary its body uses; a forwarded message that is itself base64 or quoted-printable is
+decoded, then read; names follow RFC 2231 and RFC 2047 wherever mailers put them, raw 8-bit names are read in
+the declared charset; base64 is read leniently; uuencoded files (in a part, or inside a text body) and Outlook's
+winmail.dat (`tnef`) are unpacked into their files. Zips are returned whole: `ingest.unpack.unpack` opens them,
+with its bounds, like any other zip.
+
+Nothing here raises on bad input: whatever is malformed becomes a line in `problems`, or an Attachment with a
+`problem`, and everything readable is still returned.
 """
 
 from __future__ import annotations
@@ -17,40 +25,57 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.utils
+import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from email.policy import compat32
+from typing import TypeVar, overload
 
 from ingest.extract.reader import sniff
 from ingest.sources.mail_headers import (
+    PartInfo,
+    decode_bytes,
     decode_header_text,
     parse_header_block,
     part_charset,
     part_content_type,
-    part_disposition,
-    part_filename,
+    part_info,
     part_transfer_encoding,
     plain_header,
+    raw_boundary,
 )
 from ingest.sources.mail_links import Link, find_links
 from ingest.sources.mail_parts import (
     DEFAULT_LIMITS,
     ENCAPSULATED_TYPES,
+    ENCODED_TRANSFERS,
+    SNIFF_BYTES,
     MailLimits,
     Verdict,
+    clean_file_name,
     fallback_name,
+    is_attachment,
     is_text_body,
+    is_tnef,
     join_section,
     judge_part,
+    member_content_type,
+    whole_quads,
 )
-from ingest.sources.transfer_encoding import UUENCODE_NAMES, decode_transfer_with_problem
+from ingest.sources.tnef import unpack_tnef
+from ingest.sources.transfer_encoding import decode_transfer, decode_transfer_with_problem, find_uuencoded
+
+_T = TypeVar("_T")
 
 _MAX_HEADER_BYTES = 1024 * 1024  # of a message too big or too deep to parse: its envelope is read from this much
 
-_BOUNDARY_LINE = re.compile(r"^--([0-9A-Za-z'()+_,./:=?-]{1,70}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
+# A line '--X' that may be a boundary: RFC 2046's characters, and 8-bit bytes, which some mailers put there.
+_BOUNDARY_LINE = re.compile(rb"^--([0-9A-Za-z'()+_,./:=?\x80-\xff-]{1,70}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
+# The first line of a message: a header field (name, colon) or an mbox 'From ' line.
+_HEADER_LINE = re.compile(rb"(?:[!-9;-~]{1,200}[ \t]*:|From )")
 
 _DEFECT_TEXT = {
     "NoBoundaryInMultipartDefect": "multipart without a boundary parameter",
@@ -65,18 +90,44 @@ _DEFECT_TEXT = {
     "InvalidBase64CharactersDefect": "invalid characters in base64",
     "InvalidBase64LengthDefect": "base64 data of impossible length (truncated?)",
 }
+_SNIFFED_TEXT = {"pdf": "a PDF", "ofd": "an OFD", "xml": "XML", "zip": "a zip"}
 
 
 @dataclass(frozen=True)
 class Attachment:
-    """A part that may be an invoice."""
+    """An attached file: a leaf part with a file name, or Content-Disposition attachment, or a type that is not
+    text/multipart/message; or a file unpacked from one (a winmail.dat's files, uuencoded files)."""
 
-    section: str  # IMAP section number: '2', '1.2', '3.1' inside a forwarded message at part 3
-    name: str  # decoded; 'attachment-<section>.<ext>' when the part has none
-    content_type: str  # as declared, lowercased
-    data: bytes  # transfer encoding decoded; b'' when `problem` is set
-    inline: bool  # Content-Disposition is not 'attachment' (inline, or absent)
-    problem: str | None = None  # why the bytes are not here (over a limit); the caller records it
+    section: str  # IMAP section of the MIME part it is in: '2', '1.2', '3.1' inside a forwarded message at part 3
+    name: str  # decoded file name exactly as the mail gives it, NOT cleaned ('' when the part has none)
+    content_type: str  # as declared, lowercased; for an unpacked file, by its name (`member_content_type`)
+    size: int  # decoded bytes (0 when not read)
+    sha256: str  # hex of the decoded bytes; '' when not read (problem set)
+    data: bytes  # decoded bytes when `candidate` and no problem; b'' otherwise (memory)
+    inline: bool  # Content-Disposition is not 'attachment'
+    candidate: bool  # may be an invoice: goes to the pipeline
+    why: str  # why it is or is not a candidate, for a person: 'declared application/pdf', 'name ends .pdf'...
+    forwarded: bool = False  # inside a forwarded message (message/rfc822 at any depth)
+    member: str = ""  # a file unpacked FROM the part (winmail.dat, uuencoded block): its name ('#2' if it has none)
+    problem: str | None = None  # bytes not read (over a limit, undecodable); the pipeline records it as a failure
+    # What its bytes are by sniff(): 'pdf', 'ofd', 'xml', 'zip', else 'unknown' (also when not read). Kept so the
+    # name a nameless part is filed under stays the same once `data` is dropped.
+    sniffed: str = "unknown"
+
+    @property
+    def part(self) -> str:
+        """Where it sits: the section, plus '!' and the member for an unpacked file ('2', '2!发票.pdf'), as the
+        keys of zip members are written."""
+        return f"{self.section}!{self.member}" if self.member else self.section
+
+    @property
+    def file_name(self) -> str:
+        """The name cleaned for writing a file (no directories, no control characters); for a part without
+        one, 'attachment-<section>' and the extension of what its bytes are (`fallback_name`)."""
+        cleaned = clean_file_name(self.name)
+        if cleaned:
+            return cleaned
+        return fallback_name(self.section, self.sniffed, self.content_type)
 
 
 @dataclass(frozen=True)
@@ -88,9 +139,96 @@ class MailContents:
     sender_name: str  # display name, decoded; '' when there is none
     message_id: str | None  # as written, with its angle brackets
     date: datetime | None
-    attachments: tuple[Attachment, ...] = ()
+    attachments: tuple[Attachment, ...] = ()  # every attachment, candidate or not, in the order of the message
     links: tuple[Link, ...] = ()
     problems: tuple[str, ...] = ()  # what was malformed or over a limit; the rest was still read
+
+    @property
+    def candidates(self) -> tuple[Attachment, ...]:
+        """The attachments that may be invoices (with or without a problem): what goes to the pipeline."""
+        return tuple(attachment for attachment in self.attachments if attachment.candidate)
+
+
+@dataclass(frozen=True)
+class PartContents:
+    """What one leaf part holds (`read_part`)."""
+
+    attachments: tuple[Attachment, ...] = ()  # the part itself when it is an attachment, then its unpacked files
+    links: tuple[Link, ...] = ()  # of a text body
+    problems: tuple[str, ...] = ()  # 'part 2: ...'
+
+    @property
+    def candidates(self) -> tuple[Attachment, ...]:
+        return tuple(attachment for attachment in self.attachments if attachment.candidate)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A whole message
+
+
+def read_message(data: bytes, *, limits: MailLimits = DEFAULT_LIMITS) -> MailContents:
+    """Headers, every attachment, download links and problems of one message; never raises.
+
+    Candidates are the parts `judge_part` says YES to, and those it says BY_CONTENT to whose bytes sniff as
+    PDF, OFD, XML or zip - at any depth, including inside forwarded (message/rfc822) messages, winmail.dat and
+    uuencoded blocks.
+    """
+    # Saved mail sometimes starts with blank lines or a UTF-8 byte order mark, which hide the header from the parser.
+    data = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    data = data.lstrip(b"\r\n")
+    if not _HEADER_LINE.match(data):
+        start = data[:16]
+        what = "it is empty" if not data.strip() else f"it does not start with a header line ({start!r}...)"
+        return MailContents("", "", "", None, None, problems=(f"not a mail message: {what}",))
+    if len(data) > limits.max_message_bytes:
+        return _headers_only(
+            data, f"message is {len(data)} bytes, over the {limits.max_message_bytes}-byte limit: only its header read"
+        )
+    try:
+        message = email.message_from_bytes(data, _class=_Part, policy=compat32)
+    except RecursionError:
+        return _headers_only(data, "message nests too deeply to parse: only its header read")
+    reading = _Reading(limits=limits, parts_left=limits.max_parts)
+    try:
+        _read_body(message, "", depth=0, forwarded=False, charset=None, reading=reading)
+    except RecursionError:  # a bound is missing somewhere; the parts read so far are still good
+        reading.problems.append("message nests too deeply: the rest was not read")
+    return dataclasses.replace(
+        _envelope(message),
+        attachments=tuple(reading.attachments),
+        links=tuple(reading.links),
+        problems=tuple(reading.problems),
+    )
+
+
+def read_envelope(header_bytes: bytes) -> MailContents:
+    """Subject, sender, Message-ID and date from a header block alone (the IMAP poller fetches
+    `BODY.PEEK[HEADER.FIELDS (...)]`), decoded as read_message decodes them; never raises."""
+    return _envelope(parse_header_block(header_bytes))
+
+
+class _Part(Message):
+    """A part as the stdlib parser builds it, corrected where real mail fools it.
+
+    A message/rfc822 part whose body is base64 or quoted-printable (RFC 2046 forbids it; some mailers do it)
+    holds encoded text, not a message: the parser is told it is a leaf, and the walk decodes it and reads the
+    message inside. A boundary written in 8-bit bytes is compared as those bytes (compat32 would turn them into
+    U+FFFD and find no parts).
+    """
+
+    def get_content_maintype(self) -> str:
+        maintype = super().get_content_maintype()
+        if maintype == "message" and part_transfer_encoding(self) in ENCODED_TRANSFERS:
+            return "application"
+        return maintype
+
+    @overload
+    def get_boundary(self, failobj: None = None) -> str | None: ...
+    @overload
+    def get_boundary(self, failobj: _T) -> str | _T: ...
+    def get_boundary(self, failobj: object = None) -> object:
+        boundary = raw_boundary(self)
+        return boundary if boundary is not None else super().get_boundary(failobj)
 
 
 @dataclass
@@ -106,41 +244,22 @@ class _Reading:
 
     def note(self, section: str, problem: str) -> None:
         """A problem with one part ('' for the message itself), said with where it is."""
-        where = f"part {section}" if section else "message"
-        self.problems.append(f"{where}: {problem}")
+        self.problems.append(_where(section, problem))
+
+    def add(self, contents: PartContents) -> None:
+        self.attachments.extend(contents.attachments)
+        self.problems.extend(contents.problems)
+        seen = {link.url for link in self.links}
+        for link in contents.links:
+            if len(self.links) >= self.limits.max_links:
+                break
+            if link.url not in seen:
+                seen.add(link.url)
+                self.links.append(link)
 
 
-def read_message(data: bytes, *, limits: MailLimits = DEFAULT_LIMITS) -> MailContents:
-    """Headers, invoice candidates, download links and problems of one message; never raises.
-
-    Candidates are the parts `judge_part` says YES to, and those it says BY_CONTENT to whose bytes sniff as
-    PDF, OFD, XML or zip - at any depth, including inside forwarded (message/rfc822) messages.
-    """
-    if len(data) > limits.max_message_bytes:
-        return _headers_only(
-            data, f"message is {len(data)} bytes, over the {limits.max_message_bytes}-byte limit: only its header read"
-        )
-    try:
-        message = email.message_from_bytes(data, policy=compat32)
-    except RecursionError:
-        return _headers_only(data, "message nests too deeply to parse: only its header read")
-    reading = _Reading(limits=limits, parts_left=limits.max_parts)
-    try:
-        _read_body(message, "", depth=0, reading=reading)
-    except RecursionError:  # a bound is missing somewhere; the parts read so far are still good
-        reading.problems.append("message nests too deeply: the rest was not read")
-    return dataclasses.replace(
-        _envelope(message),
-        attachments=tuple(reading.attachments),
-        links=tuple(reading.links),
-        problems=tuple(reading.problems),
-    )
-
-
-def read_envelope(header_bytes: bytes) -> MailContents:
-    """Subject, sender, Message-ID and date from a header block alone (the IMAP poller fetches
-    `BODY.PEEK[HEADER.FIELDS (...)]`), decoded as read_message decodes them; never raises."""
-    return _envelope(parse_header_block(header_bytes))
+def _where(section: str, problem: str) -> str:
+    return f"part {section}: {problem}" if section else f"message: {problem}"
 
 
 def _headers_only(data: bytes, problem: str) -> MailContents:
@@ -191,39 +310,84 @@ def _date(text: str) -> datetime | None:
         return None
 
 
-def _read_body(message: Message, prefix: str, *, depth: int, reading: _Reading) -> None:
+def _read_body(
+    message: Message, prefix: str, *, depth: int, forwarded: bool, charset: str | None, reading: _Reading
+) -> None:
     """The body of a message (the top one at prefix '', a forwarded one at its part's section).
 
     RFC 3501: the parts of a multipart body are prefix.1, prefix.2...; a non-multipart body is prefix.1
-    ('1' for the top message).
+    ('1' for the top message). `charset` is the nearest one declared around: raw 8-bit names of a part that
+    declares none are read in it.
     """
     _note_defects(message, prefix, reading)
     if message.get_content_maintype() == "multipart":
-        _read_multipart(message, prefix, depth=depth, nesting=0, reading=reading)
+        inherited = part_charset(message) or charset
+        _read_multipart(
+            message, prefix, depth=depth, nesting=0, forwarded=forwarded, charset=inherited, reading=reading
+        )
     else:
-        _read_part(message, join_section(prefix, 1), depth=depth, nesting=0, reading=reading, top=True)
+        section = join_section(prefix, 1)
+        _read_part(
+            message, section, depth=depth, nesting=0, forwarded=forwarded, charset=charset, reading=reading, top=True
+        )
 
 
-def _read_part(part: Message, section: str, *, depth: int, nesting: int, reading: _Reading, top: bool = False) -> None:
+def _read_part(
+    part: Message,
+    section: str,
+    *,
+    depth: int,
+    nesting: int,
+    forwarded: bool,
+    charset: str | None,
+    reading: _Reading,
+    top: bool = False,
+) -> None:
     if not _take_part(reading):
         return
-    if not top:
+    if not top:  # a non-multipart body's defects were noted as its message's
         _note_defects(part, section, reading)
     kind = part_content_type(part)
     if part.get_content_maintype() == "multipart":
         if nesting >= reading.limits.max_nesting:
             reading.note(section, f"multiparts nested over {reading.limits.max_nesting} levels deep: not read")
             return
-        _read_multipart(part, section, depth=depth, nesting=nesting + 1, reading=reading)
+        inherited = part_charset(part) or charset
+        _read_multipart(
+            part, section, depth=depth, nesting=nesting + 1, forwarded=forwarded, charset=inherited, reading=reading
+        )
         return
-    payload = part.get_payload() if kind in ENCAPSULATED_TYPES and part.is_multipart() else None
-    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-        if depth >= reading.limits.max_depth:
-            reading.note(section, f"forwarded message nested over {reading.limits.max_depth} levels deep: not read")
+    if kind in ENCAPSULATED_TYPES:
+        payload = part.get_payload()
+        inner = payload[0] if isinstance(payload, list) and payload and isinstance(payload[0], Message) else None
+        encoded = part_transfer_encoding(part) in ENCODED_TRANSFERS
+        if inner is not None or encoded:
+            if depth >= reading.limits.max_depth:
+                reading.note(section, f"forwarded message nested over {reading.limits.max_depth} levels deep: not read")
+                return
+            if inner is None:
+                inner = _decoded_forward(part, section, reading)
+            if inner is not None:
+                _read_body(inner, section, depth=depth + 1, forwarded=True, charset=charset, reading=reading)
             return
-        _read_body(payload[0], section, depth=depth + 1, reading=reading)
-        return
-    _read_leaf(part, section, kind, reading)
+    info = part_info(part, charset)
+    reading.add(read_part(info, _raw_body(part), section, limits=reading.limits, forwarded=forwarded))
+
+
+def _decoded_forward(part: Message, section: str, reading: _Reading) -> Message | None:
+    """The message inside a message/rfc822 part that is itself base64 or quoted-printable."""
+    encoding = part_transfer_encoding(part)
+    decoded = _decode(_raw_body(part), encoding, reading.limits.max_message_bytes)
+    if decoded.problem:
+        reading.note(section, decoded.problem)
+    if decoded.refusal:
+        reading.note(section, f"forwarded message: {decoded.refusal}: not read")
+        return None
+    try:
+        return email.message_from_bytes(decoded.data, _class=_Part, policy=compat32)
+    except RecursionError:
+        reading.note(section, "forwarded message nests too deeply to parse: not read")
+        return None
 
 
 def _take_part(reading: _Reading) -> bool:
@@ -236,7 +400,16 @@ def _take_part(reading: _Reading) -> bool:
     return True
 
 
-def _read_multipart(part: Message, section: str, *, depth: int, nesting: int, reading: _Reading) -> None:
+def _read_multipart(
+    part: Message,
+    section: str,
+    *,
+    depth: int,
+    nesting: int,
+    forwarded: bool,
+    charset: str | None,
+    reading: _Reading,
+) -> None:
     children = part.get_payload() if part.is_multipart() else None
     if not isinstance(children, list):
         salvaged = _salvage_multipart(part, section, reading)
@@ -245,7 +418,16 @@ def _read_multipart(part: Message, section: str, *, depth: int, nesting: int, re
         children = salvaged
     for number, child in enumerate(children, start=1):
         if isinstance(child, Message):
-            _read_part(child, join_section(section, number), depth=depth, nesting=nesting, reading=reading)
+            child_section = join_section(section, number)
+            _read_part(
+                child,
+                child_section,
+                depth=depth,
+                nesting=nesting,
+                forwarded=forwarded,
+                charset=charset,
+                reading=reading,
+            )
 
 
 def _salvage_multipart(part: Message, section: str, reading: _Reading) -> list[Message] | None:
@@ -255,26 +437,24 @@ def _salvage_multipart(part: Message, section: str, reading: _Reading) -> list[M
     IMAP servers see no parts there either, so these sections cannot be fetched alone: whoever wants their
     bytes reads the whole message.
     """
-    try:
-        body = part.get_payload()
-    except (ValueError, LookupError):  # a NUL or worse in the charset parameter
-        return None
-    if not isinstance(body, str):
-        return None
+    body = _raw_body(part)
     counts = Counter(_BOUNDARY_LINE.findall(body))
     found = [boundary for boundary, count in counts.most_common(1) if count >= 2]
     if not found:
         return None
-    rebuilt = email.message_from_string(
-        f'Content-Type: {part.get_content_type()}; boundary="{found[0]}"\n\n{body}', policy=compat32
-    )
+    head = b'Content-Type: multipart/mixed; boundary="' + found[0] + b'"\r\n\r\n'
+    try:
+        rebuilt = email.message_from_bytes(head + body, _class=_Part, policy=compat32)
+    except RecursionError:
+        return None
     children = rebuilt.get_payload()
     if not isinstance(children, list) or not children:
         return None
     declared = part.get_boundary()
+    shown = found[0].decode("ascii", "backslashreplace")
     reading.note(
         section,
-        f"the parts were found by the boundary {found[0]!r} that the body uses, not the declared {declared!r}; "
+        f"the parts were found by the boundary {shown!r} that the body uses, not the declared {declared!r}; "
         "their section numbers are not the server's",
     )
     return [child for child in children if isinstance(child, Message)]
@@ -286,42 +466,184 @@ def _note_defects(part: Message, section: str, reading: _Reading) -> None:
         reading.note(section, _DEFECT_TEXT.get(kind, kind))
 
 
-def _read_leaf(part: Message, section: str, kind: str, reading: _Reading) -> None:
-    name = part_filename(part)
-    disposition = part_disposition(part)
-    verdict = judge_part(kind, name)
-    limits = reading.limits
-    if kind == "application/ms-tnef" or (name or "").lower() == "winmail.dat":
-        reading.note(
-            section,
-            "winmail.dat (Outlook TNEF): attachments packed in it cannot be read; "
-            "ask the sender to send plain attachments",
-        )
-    if verdict is Verdict.NO:
-        if is_text_body(kind, disposition, name):
-            text = _part_bytes(part, max_bytes=limits.max_text_bytes, truncate=True)
-            _add_links(
-                reading, find_links(text.data, html=kind == "text/html", charset=part_charset(part), limits=limits)
+def _raw_body(part: Message) -> bytes:
+    """A leaf's body as it stands in the message: transfer-encoded, 8-bit bytes untouched.
+
+    get_payload(decode=True) hands back exactly those bytes for a part with no Content-Transfer-Encoding
+    (get_payload() alone would run 8-bit bytes through the charset parameter), so the header is taken off this
+    part, whose headers have all been read by then. The stdlib's own decoding is not used: read_part decodes
+    the way a part fetched alone over IMAP is decoded.
+    """
+    del part["content-transfer-encoding"]
+    try:
+        data = part.get_payload(decode=True)
+    except (ValueError, LookupError, TypeError):
+        return b""
+    return data if isinstance(data, bytes) else b""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One leaf part, whichever way it came
+
+
+def read_part(
+    info: PartInfo, raw: bytes, section: str, *, limits: MailLimits = DEFAULT_LIMITS, forwarded: bool = False
+) -> PartContents:
+    """What one leaf part holds, from its header (`part_header_info` on `BODY.PEEK[n.MIME]`, or a part of a
+    whole message) and its body as it stands (transfer-encoded); never raises. read_message calls it on every
+    leaf, the IMAP poller on every part it fetches alone.
+
+    An attachment comes back as one Attachment, decoded (within `max_attachment_bytes`) for its size and sha256,
+    its bytes kept only when it is a candidate; a winmail.dat also gives the files packed in it, each judged on
+    its own name and bytes. A text body gives its download links, and a text/plain body the files uuencoded in it
+    ('begin 644 name' blocks); the body itself is not an attachment.
+    """
+    kind, name = info.content_type, info.filename
+    found = _PartFound(section=section, forwarded=forwarded, inline=info.disposition != "attachment")
+    if is_attachment(kind, info.disposition, name):
+        _read_attachment(info, raw, limits, found)
+    else:
+        _read_text_body(info, raw, limits, found)
+    return PartContents(tuple(found.attachments), tuple(found.links), tuple(found.problems))
+
+
+@dataclass
+class _PartFound:
+    section: str
+    forwarded: bool
+    inline: bool
+    attachments: list[Attachment] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def attachment(
+        self,
+        name: str,
+        content_type: str,
+        data: bytes | None,
+        *,
+        candidate: bool,
+        why: str,
+        member: str = "",
+        problem: str | None = None,
+    ) -> None:
+        """One attachment; `data` None when its bytes were not read (then `problem` says why)."""
+        read = data is not None and problem is None
+        self.attachments.append(
+            Attachment(
+                section=self.section,
+                name=name,
+                content_type=content_type,
+                size=len(data) if data is not None else 0,
+                sha256=hashlib.sha256(data).hexdigest() if data is not None else "",
+                data=data if read and candidate and data is not None else b"",
+                inline=self.inline,
+                candidate=candidate,
+                why=why,
+                forwarded=self.forwarded,
+                member=member,
+                problem=problem,
+                sniffed=sniff(data) if read and data else "unknown",
             )
-        return
-    inline = disposition != "attachment"
-    decoded = _part_bytes(part, max_bytes=limits.max_attachment_bytes, truncate=False)
+        )
+
+
+def _read_attachment(info: PartInfo, raw: bytes, limits: MailLimits, found: _PartFound) -> None:
+    kind, name = info.content_type, info.filename or ""
+    verdict = judge_part(kind, name)
+    decoded = _decode(raw, info.transfer_encoding, limits.max_attachment_bytes)
     if decoded.problem:
-        reading.note(section, decoded.problem)
-    refusal = decoded.refusal
-    if refusal is None and len(decoded.data) > limits.max_attachment_bytes:
-        refusal = f"part is {len(decoded.data)} bytes decoded, over the {limits.max_attachment_bytes}-byte limit"
-    if refusal is not None:
-        # Returned even when only its bytes could have told (BY_CONTENT): the caller records why it was skipped.
-        name = name or fallback_name(section, "unknown", kind)
-        reading.attachments.append(Attachment(section, name, kind, b"", inline, refusal))
+        found.problems.append(_where(found.section, decoded.problem))
+    tnef = is_tnef(kind, name)
+    if decoded.refusal is not None:
+        # Over the limit: not read, but still judged - on its first bytes when only they can tell.
+        head = sniff(decode_transfer(whole_quads(raw[:SNIFF_BYTES], info.transfer_encoding), info.transfer_encoding))
+        candidate, why = _judge(kind, name, verdict, head)
+        if tnef:
+            candidate, why = True, "Outlook winmail.dat (TNEF), which may hold invoices"
+        found.attachment(name, kind, None, candidate=candidate, why=why, problem=decoded.refusal)
         return
-    sniffed = sniff(decoded.data) if decoded.data else "unknown"
-    if verdict is Verdict.BY_CONTENT and sniffed == "unknown":
+    if tnef:
+        _read_tnef(name, kind, decoded.data, limits, found)
         return
-    reading.attachments.append(
-        Attachment(section, name or fallback_name(section, sniffed, kind), kind, decoded.data, inline)
-    )
+    candidate, why = _judge(kind, name, verdict, sniff(decoded.data))
+    problem = "part is empty (0 bytes)" if candidate and not decoded.data else None
+    found.attachment(name, kind, decoded.data, candidate=candidate, why=why, problem=problem)
+
+
+def _read_tnef(name: str, kind: str, data: bytes, limits: MailLimits, found: _PartFound) -> None:
+    """A winmail.dat, then the files packed in it. One that cannot be unpacked at all is a candidate with a
+    problem: it may hold an invoice, and a person should hear of it."""
+    unpacked = unpack_tnef(data, max_files=limits.max_parts)
+    if unpacked.problem:
+        found.problems.append(_where(found.section, unpacked.problem))
+    if unpacked.problem and not unpacked.files:
+        why = "Outlook winmail.dat (TNEF), which may hold invoices"
+        found.attachment(name, kind, data, candidate=True, why=why, problem=unpacked.problem)
+        return
+    why = f"Outlook winmail.dat (TNEF) holding {len(unpacked.files)} file(s), listed after it"
+    found.attachment(name, kind, data, candidate=False, why=why)
+    for number, packed in enumerate(unpacked.files, start=1):
+        _add_member(found, packed.name, packed.data, packed.problem, number, limits)
+
+
+def _read_text_body(info: PartInfo, raw: bytes, limits: MailLimits, found: _PartFound) -> None:
+    kind, encoding = info.content_type, info.transfer_encoding
+    if not is_text_body(kind, info.disposition, info.filename):
+        return
+    # Links sit near the top; only a text/plain body is read whole, for the files uuencoded in it.
+    decoded = _decode(raw, encoding, limits.max_attachment_bytes) if kind == "text/plain" else None
+    if decoded is not None and decoded.refusal is None:
+        text = decoded.data
+    else:
+        text = decode_transfer(whole_quads(raw[: 2 * limits.max_text_bytes], encoding), encoding)
+    if decoded is not None and decoded.refusal is not None:
+        found.problems.append(_where(found.section, f"text body not searched for uuencoded files: {decoded.refusal}"))
+    found.links.extend(find_links(text, html=kind == "text/html", charset=info.charset, limits=limits))
+    if kind == "text/plain" and b"begin" in text:
+        for number, uu in enumerate(find_uuencoded(text, max_files=limits.max_parts), start=1):
+            name = decode_bytes(uu.name, info.charset)
+            _add_member(found, name, uu.data, uu.problem, number, limits)
+
+
+def _add_member(
+    found: _PartFound, name: str, data: bytes, problem: str | None, number: int, limits: MailLimits
+) -> None:
+    """A file unpacked from a part, judged by its own name and bytes as an application/octet-stream part."""
+    member = name or f"#{number}"
+    kind = member_content_type(name)
+    if problem is None and len(data) > limits.max_attachment_bytes:
+        problem = f"file is {len(data)} bytes, over the {limits.max_attachment_bytes}-byte limit"
+    verdict = judge_part("application/octet-stream", name)
+    candidate, why = _judge("application/octet-stream", name, verdict, sniff(data) if data else "unknown")
+    why = why.replace("application/octet-stream whose", "an unpacked file whose")
+    if problem is not None:
+        candidate = candidate or verdict is not Verdict.NO
+        found.attachment(name, kind, data or None, candidate=candidate, why=why, member=member, problem=problem)
+        return
+    if candidate and not data:
+        problem = "file is empty (0 bytes)"
+    found.attachment(name, kind, data, candidate=candidate, why=why, member=member, problem=problem)
+
+
+def _judge(kind: str, name: str, verdict: Verdict, sniffed: str) -> tuple[bool, str]:
+    """Whether a part is a candidate, and why, for a person. `sniffed` is what its bytes are ('unknown' when
+    they are not at hand)."""
+    extension = _extension(name)
+    if verdict is Verdict.YES:
+        return True, f"declared {kind}" if judge_part(kind, None) is Verdict.YES else f"name ends {extension}"
+    if verdict is Verdict.BY_CONTENT:
+        if sniffed in _SNIFFED_TEXT:
+            return True, f"{kind} whose bytes are {_SNIFFED_TEXT[sniffed]}"
+        return False, f"{kind} whose bytes are not PDF/OFD/XML/zip"
+    if judge_part(kind, "") is Verdict.BY_CONTENT and extension:
+        return False, f"name ends {extension}: not a file invoices come in"
+    return False, f"{kind}: not a type invoices come in"
+
+
+def _extension(name: str) -> str:
+    base = clean_file_name(name).lower()
+    return "." + base.rsplit(".", 1)[1] if "." in base else ""
 
 
 @dataclass(frozen=True)
@@ -331,48 +653,14 @@ class _Decoded:
     refusal: str | None = None  # why there are no bytes at all
 
 
-def _part_bytes(part: Message, *, max_bytes: int, truncate: bool) -> _Decoded:
-    """A leaf part's bytes with the transfer encoding undone: the bytes decode_transfer gives for the part
-    fetched alone. A base64 body far over `max_bytes` is refused before decoding, or with `truncate` only
-    its first `max_bytes` are decoded.
-
-    Public API only: get_payload(decode=True) hands back the raw bytes of 7bit/8bit/binary parts, and
-    decodes quoted-printable with binascii.a2b_qp, as decode_transfer does; get_payload() without decoding
-    would run 8-bit bytes through the charset parameter. base64 is decoded here from the text, more
-    tolerantly than the stdlib, which returns the base64 text itself when a lone character is left over.
-    """
-    encoding = part_transfer_encoding(part)
-    try:
-        if encoding == "base64":
-            # Only 8-bit junk in a base64 body could be altered by get_payload(); it is skipped either way.
-            text = part.get_payload()
-            raw = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else b""
-            if truncate:
-                raw = raw[: max_bytes * 2]  # base64 with line breaks: ~1.4 characters a byte
-            estimate = (len(raw) - raw.count(b"\n") - raw.count(b"\r")) * 3 // 4
-            if estimate > max_bytes + 3 and not truncate:
-                return _Decoded(b"", refusal=f"part is about {estimate} bytes decoded, over the {max_bytes}-byte limit")
-            return _Decoded(*decode_transfer_with_problem(raw, encoding))
-        data = part.get_payload(decode=True)
-    except (ValueError, LookupError, TypeError) as exc:
-        return _Decoded(b"", problem=f"part cannot be read: {exc}")
-    if not isinstance(data, bytes):
-        return _Decoded(b"")
-    stdlib_encoding = str(part.get("content-transfer-encoding", "")).lower()
-    if stdlib_encoding == "quoted-printable":
-        return _Decoded(data)  # decoded already
-    if stdlib_encoding in UUENCODE_NAMES:
-        # The stdlib's uudecode differs from decode_transfer's (and hides damage): decode the text here.
-        text = part.get_payload()
-        data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else b""
-    return _Decoded(*decode_transfer_with_problem(data, encoding))
-
-
-def _add_links(reading: _Reading, links: list[Link]) -> None:
-    seen = {link.url for link in reading.links}
-    for link in links:
-        if len(reading.links) >= reading.limits.max_links:
-            return
-        if link.url not in seen:
-            seen.add(link.url)
-            reading.links.append(link)
+def _decode(raw: bytes, encoding: str, max_bytes: int) -> _Decoded:
+    """A body with its transfer encoding undone, as decode_transfer does for a part fetched alone; refused
+    (no bytes) when over `max_bytes` decoded - a base64 body far over it before decoding."""
+    if encoding == "base64":
+        estimate = (len(raw) - raw.count(b"\n") - raw.count(b"\r")) * 3 // 4
+        if estimate > max_bytes + 3:
+            return _Decoded(b"", refusal=f"part is about {estimate} bytes decoded, over the {max_bytes}-byte limit")
+    data, problem = decode_transfer_with_problem(raw, encoding)
+    if len(data) > max_bytes:
+        return _Decoded(b"", problem, f"part is {len(data)} bytes decoded, over the {max_bytes}-byte limit")
+    return _Decoded(data, problem)
