@@ -23,8 +23,7 @@ from ingest.model import Candidate, Extraction
 from ingest.pipeline import INVOICE_KINDS, Extractor, Result
 from ingest.sources.mail_file import MailFileKind
 from ingest.sources.mail_parts import DEFAULT_LIMITS, MailLimits
-from ingest.sources.mail_store import store_mail
-from ingest.sources.saved_mail import SavedMail, read_saved_mail, saved_mail_kind
+from ingest.sources.saved_mail import SavedMail, read_saved_mail, saved_mail_kind, store_saved_mail
 from ingest.unpack import UnpackLimits, unpack
 from ingest.worker import Intake
 from storage.archive import Archive, ArrivalKey, Outcome, sha256_hex
@@ -228,17 +227,7 @@ def _read(item: Found, archive: Archive, finish: Callable[[Result], None], limit
 
 def _store(unit: _Unit, intake: Intake, done: int, on_progress: Callable[[int], None]) -> int:
     if unit.mail is not None:
-        mail = unit.mail
-        store_mail(
-            intake,
-            source=SOURCE,
-            message_key=mail.message_key,
-            identity=mail.identity,
-            envelope=mail.envelope,
-            candidates=mail.candidates,
-            refused=mail.refused,
-            links=mail.links,
-        )
+        store_saved_mail(intake, SOURCE, unit.mail)
     else:
         for candidate in unit.candidates:
             intake.process(candidate)

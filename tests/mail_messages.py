@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 
+from hypothesis import strategies as st
+
 MIB = 1024 * 1024
 CRLF = b"\r\n"
 DATE = "Tue, 29 Jul 2025 10:15:00 +0800"
@@ -786,3 +788,21 @@ SAMPLES: tuple[Callable[[], Sample], ...] = (
     truncated_base64,
 )
 """Every builder but large_attachment, which takes a size."""
+
+
+@st.composite
+def damaged(draw: st.DrawFn, originals: Sequence[bytes], insertions: st.SearchStrategy[bytes]) -> bytes:
+    """One of `originals` after one to six random edits: bytes inserted, deleted or flipped, or the rest cut off."""
+    data = bytearray(draw(st.sampled_from(originals)))
+    for _ in range(draw(st.integers(1, 6))):
+        position = draw(st.integers(0, len(data)))
+        operation = draw(st.sampled_from(["insert", "delete", "flip", "truncate"]))
+        if operation == "insert":
+            data[position:position] = draw(insertions)
+        elif operation == "delete":
+            del data[position : position + draw(st.integers(1, 64))]
+        elif operation == "flip" and position < len(data):
+            data[position] = draw(st.integers(0, 255))
+        elif operation == "truncate":
+            del data[position:]
+    return bytes(data)

@@ -11,7 +11,7 @@ import mail_messages as mm
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mail_messages import SAMPLES, Sample, encoded_word
+from mail_messages import SAMPLES, Sample, damaged, encoded_word
 
 from ingest.sources.mail_headers import part_header_info
 from ingest.sources.mail_parts import MailLimits
@@ -257,25 +257,8 @@ TOKENS = [
 ]
 
 
-@st.composite
-def mutated_messages(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(SAMPLE_BYTES)))
-    for _ in range(draw(st.integers(1, 6))):
-        position = draw(st.integers(0, len(data)))
-        operation = draw(st.sampled_from(["insert", "delete", "flip", "truncate"]))
-        if operation == "insert":
-            data[position:position] = draw(st.sampled_from(TOKENS) | st.binary(min_size=1, max_size=8))
-        elif operation == "delete":
-            del data[position : position + draw(st.integers(1, 64))]
-        elif operation == "flip" and position < len(data):
-            data[position] = draw(st.integers(0, 255))
-        elif operation == "truncate":
-            del data[position:]
-    return bytes(data)
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mutated_messages())
+@given(damaged(SAMPLE_BYTES, st.sampled_from(TOKENS) | st.binary(min_size=1, max_size=8)))
 def test_read_message_never_raises_on_damaged_mail(data: bytes) -> None:
     contents = read_message(data)
     assert all(isinstance(problem, str) for problem in contents.problems)

@@ -16,7 +16,7 @@ import pytest
 import tnefparse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mail_messages import fake_pdf
+from mail_messages import damaged, fake_pdf
 from messy_mail import MESSY, Messy, b64, mixed, tnef_attribute, winmail_dat
 
 from ingest.sources.mail_headers import PartInfo
@@ -370,25 +370,8 @@ def test_a_truncated_message_keeps_what_came_before_the_cut() -> None:
 MESSY_BYTES = [build().data for build in MESSY]
 
 
-@st.composite
-def mutated_messy(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(MESSY_BYTES)))
-    for _ in range(draw(st.integers(1, 6))):
-        position = draw(st.integers(0, len(data)))
-        operation = draw(st.sampled_from(["insert", "delete", "flip", "truncate"]))
-        if operation == "insert":
-            data[position:position] = draw(st.binary(min_size=1, max_size=12))
-        elif operation == "delete":
-            del data[position : position + draw(st.integers(1, 64))]
-        elif operation == "flip" and position < len(data):
-            data[position] = draw(st.integers(0, 255))
-        elif operation == "truncate":
-            del data[position:]
-    return bytes(data)
-
-
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mutated_messy())
+@given(damaged(MESSY_BYTES, st.binary(min_size=1, max_size=12)))
 def test_read_message_never_raises_on_damaged_messy_mail(data: bytes) -> None:
     contents = read_message(data)
     for attachment in contents.attachments:

@@ -42,8 +42,7 @@ from ingest.model import Candidate
 from ingest.pipeline import Result
 from ingest.sources.mail_file import MailFileKind
 from ingest.sources.mail_parts import DEFAULT_LIMITS
-from ingest.sources.mail_store import store_mail
-from ingest.sources.saved_mail import read_saved_mail, saved_mail_kind
+from ingest.sources.saved_mail import read_saved_mail, saved_mail_kind, store_saved_mail
 from ingest.sources.settle import StabilityTracker, is_ignored_folder, is_ignored_name, is_ignored_path
 from ingest.worker import Intake, Work
 from storage.archive import STORED, Filed, Outcome, sha256_hex
@@ -310,16 +309,7 @@ class FolderSource:
             for mail in read_saved_mail(item.path, kind, source=self.name, file_key=key, limits=DEFAULT_LIMITS):
                 for problem in mail.problems:
                     log.info("%s %s: %s", self.name, printable(key), printable(problem))
-                results += store_mail(
-                    intake,
-                    source=self.name,
-                    message_key=mail.message_key,
-                    identity=mail.identity,
-                    envelope=mail.envelope,
-                    candidates=mail.candidates,
-                    refused=mail.refused,
-                    links=mail.links,
-                )
+                results += store_saved_mail(intake, self.name, mail)
         except OSError as exc:
             reason = f"cannot read the rest of this {kind} file: {exc.strerror or exc}"
             self._failed(item, digest, reason)

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.model import Candidate
+from ingest.pipeline import Result
 from ingest.sources.mail_fetch import may_carry_links
 from ingest.sources.mail_file import MailFileKind, StoredMessage, iter_messages, mail_file_kind
 from ingest.sources.mail_identity import message_identity
 from ingest.sources.mail_links import Link
 from ingest.sources.mail_parts import MailLimits
-from ingest.sources.mail_store import Refused
+from ingest.sources.mail_store import Refused, store_mail
 from ingest.sources.mime import MailContents, read_envelope, read_message
+from ingest.worker import Intake
 
 HEAD_BYTES = 64 * 1024  # what mail_file_kind looks at
 
@@ -41,6 +43,20 @@ class SavedMail:
     @property
     def size(self) -> int:
         return sum(len(candidate.data) for candidate in self.candidates)
+
+
+def store_saved_mail(intake: Intake, source: str, mail: SavedMail) -> list[Result]:
+    """Hand one message of a mail file to the pipeline, as the IMAP poller hands its messages."""
+    return store_mail(
+        intake,
+        source=source,
+        message_key=mail.message_key,
+        identity=mail.identity,
+        envelope=mail.envelope,
+        candidates=mail.candidates,
+        refused=mail.refused,
+        links=mail.links,
+    )
 
 
 def saved_mail_kind(path: Path) -> MailFileKind | None:
