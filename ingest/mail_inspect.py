@@ -8,15 +8,14 @@ cleaned for the file system only when a file is written).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from ingest.sources.mail_file import MailFileKind, iter_messages, mail_file_kind
+from ingest.sources.mail_file import MailFileKind
 from ingest.sources.mail_parts import DEFAULT_LIMITS, MailLimits
-from ingest.sources.mime import Attachment, MailContents, read_envelope, read_message
-from ingest.sources.saved_mail import HEAD_BYTES
+from ingest.sources.mime import Attachment, MailContents
+from ingest.sources.saved_mail import read_saved_mail, saved_mail_kind
 
 
 @dataclass(frozen=True)
@@ -50,17 +49,20 @@ class FileReport:
 
 
 def inspect_file(path: Path, *, limits: MailLimits = DEFAULT_LIMITS) -> FileReport:
-    """Every message of a saved mail file, read; never raises (what goes wrong is in `problems`)."""
+    """Every message of a saved mail file, read as import reads it; never raises (what goes wrong is in
+    `problems`)."""
     report = FileReport(path)
     try:
-        with path.open("rb") as handle:
-            report.kind = mail_file_kind(handle.read(HEAD_BYTES), path.name)
-            if report.kind is None:
-                report.readable = False
-                report.problems.append("not saved mail: neither an mbox nor a message (.eml) by its content")
-                return report
-            handle.seek(0)
-            report.messages.extend(_messages(handle, report.kind, limits))
+        report.kind = saved_mail_kind(path)
+        if report.kind is None:
+            report.readable = False
+            report.problems.append("not saved mail: neither an mbox nor a message (.eml) by its content")
+            return report
+        for mail in read_saved_mail(path, report.kind, source="inspect", file_key=str(path), limits=limits):
+            # Only what is shown is kept: an mbox of gigabytes must not pile up its invoices' bytes here.
+            kept = tuple(dataclasses.replace(attachment, data=b"") for attachment in mail.envelope.attachments)
+            envelope = dataclasses.replace(mail.envelope, attachments=kept)
+            report.messages.append(InspectedMessage(mail.number, envelope, mail.problems))
     except IsADirectoryError:
         report.readable = False
         report.problems.append("a folder, not a file")
@@ -68,17 +70,6 @@ def inspect_file(path: Path, *, limits: MailLimits = DEFAULT_LIMITS) -> FileRepo
         report.readable = False
         report.problems.append(f"cannot read: {exc.strerror or exc}")
     return report
-
-
-def _messages(handle: BinaryIO, kind: MailFileKind, limits: MailLimits) -> Iterator[InspectedMessage]:
-    for stored in iter_messages(handle, kind, max_message_bytes=limits.max_message_bytes):
-        where = f"message {stored.number}"
-        problems = [stored.problem] if stored.problem else []  # it says which message, and where in the file
-        contents = read_envelope(stored.data) if stored.too_big else read_message(stored.data, limits=limits)
-        problems += [f"{where}: {problem}" for problem in contents.problems]
-        # Only what is shown is kept: an mbox of gigabytes must not pile up its invoices' bytes here.
-        kept = tuple(dataclasses.replace(attachment, data=b"") for attachment in contents.attachments)
-        yield InspectedMessage(stored.number, dataclasses.replace(contents, attachments=kept), tuple(problems))
 
 
 def _attachment_json(message: InspectedMessage, attachment: Attachment) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from ingest.sources.imap_connection import (
 from ingest.sources.mail_fetch import FetchedMail, read_over_imap, source_key
 from ingest.sources.mail_identity import message_identity
 from ingest.sources.mail_parts import DEFAULT_LIMITS, MailLimits
-from ingest.sources.mail_store import Refused, store_mail
+from ingest.sources.mail_store import store_mail
 from ingest.sources.mime import MailContents, read_envelope
 from ingest.worker import Intake, Work
 from storage.archive import Outcome
@@ -284,7 +284,7 @@ class MailboxSource:
             identity=message_identity(mail.envelope),
             envelope=mail.envelope,
             candidates=mail.candidates,
-            refused=[Refused(key, name, reason) for key, name, reason in mail.refused],
+            refused=mail.refused,
             links=mail.links,
         )
         if work.failure is not None:

@@ -46,14 +46,13 @@ from ingest.sources.mail_parts import (
     is_tnef,
     whole_quads,
 )
+from ingest.sources.mail_store import Refused, links_to_keep, may_carry_links, split_attachments
 from ingest.sources.mime import Attachment, MailContents, read_message, read_part
 from ingest.sources.transfer_encoding import UUENCODE_NAMES, decode_transfer
 from storage.mail_state import MessageRef
 
 # Parts are fetched together in one FETCH up to this many encoded bytes; bigger ones alone.
 FETCH_TOGETHER_BYTES = 8 * 1024 * 1024
-# Words in a subject that make a mail worth searching for download links when it has no invoice file.
-_INVOICE_MAIL_WORDS = ("发票", "票据", "开票", "fapiao", "invoice", "e-invoice", "einvoice", "收据")
 
 
 class Fetcher(Protocol):
@@ -69,7 +68,7 @@ class FetchedMail:
     ref: MessageRef
     envelope: MailContents
     candidates: tuple[Candidate, ...] = ()
-    refused: tuple[tuple[str, str, str], ...] = ()  # (source key, part name, reason): recorded as failures
+    refused: tuple[Refused, ...] = ()  # recorded as failures
     links: tuple[Link, ...] = ()
     problems: tuple[str, ...] = ()  # malformed, but what could be read was read
     fetched_bytes: int = 0
@@ -85,22 +84,21 @@ class _Found:
     ref: MessageRef
     message_id: str
     candidates: list[Candidate] = field(default_factory=list)
-    refused: list[tuple[str, str, str]] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     fetched_bytes: int = 0
 
     def take(self, attachments: Sequence[Attachment]) -> None:
         """The candidates among a part's attachments: for the pipeline, or refused with their problem."""
-        for attachment in attachments:
-            if not attachment.candidate:
-                continue
-            key = source_key(self.ref, attachment.part)
-            if attachment.problem is not None:
-                self.refused.append((key, attachment.file_name, attachment.problem))
-            else:
-                self.candidates.append(
-                    Candidate(self.source, key, attachment.file_name, attachment.data, message_id=self.message_id)
-                )
+        candidates, refused = split_attachments(
+            attachments, source=self.source, key_of=lambda part: source_key(self.ref, part), identity=self.message_id
+        )
+        self.candidates += candidates
+        self.refused += refused
+
+    @property
+    def carries_files(self) -> bool:
+        return bool(self.candidates or self.refused)
 
 
 @dataclass(frozen=True)
@@ -109,12 +107,6 @@ class _ToFetch:
 
     part: WantedPart
     info: PartInfo
-
-
-def may_carry_links(envelope: MailContents) -> bool:
-    """Whether a mail with no invoice file is worth reading for download links: its subject speaks of one."""
-    subject = envelope.subject.lower()
-    return any(word in subject for word in _INVOICE_MAIL_WORDS)
 
 
 def read_over_imap(
@@ -134,20 +126,18 @@ def read_over_imap(
     wanted = _named(session, ref.uid, wanted_sections(bodystructure, limits=limits), found)
     wanted = _sniffed(session, ref.uid, wanted, found)
     _fetch_parts(session, wanted, limits, found)
-    links: list[Link] = []
-    if not found.candidates and not found.refused:
+    links: tuple[Link, ...] = ()
+    if not found.carries_files:
         texts = text_sections(bodystructure, limits=limits)
         if not may_carry_links(envelope):
             texts = uuencode_candidates(texts, limits=limits)
-        links = _read_texts(session, texts, limits, found)
-        if found.candidates or found.refused or not may_carry_links(envelope):
-            links = []
+        links = links_to_keep(envelope, _read_texts(session, texts, limits, found), carries_files=found.carries_files)
     return FetchedMail(
         ref,
         envelope,
         tuple(found.candidates),
         tuple(found.refused),
-        tuple(links),
+        links,
         tuple(found.problems),
         found.fetched_bytes,
     )
@@ -165,17 +155,17 @@ def _read_whole(
     ref = found.ref
     if size > limits.max_message_bytes:
         reason = f"message is {size} bytes, over the {limits.max_message_bytes}-byte limit; its parts are hidden"
-        return FetchedMail(ref, envelope, refused=((source_key(ref), "message", reason),))
+        return FetchedMail(ref, envelope, refused=(Refused(source_key(ref), "message", reason),))
     data = _body(session.fetch([ref.uid], ["BODY.PEEK[]"]).get(ref.uid, {}), "")
     contents = read_message(data, limits=limits)
     found.take(contents.attachments)
-    links = contents.links if not found.candidates and not found.refused and may_carry_links(envelope) else ()
+    links = links_to_keep(envelope, contents.links, carries_files=found.carries_files)
     return FetchedMail(
         ref,
         envelope,
         tuple(found.candidates),
         tuple(found.refused),
-        tuple(links),
+        links,
         contents.problems,
         fetched_bytes=len(data),
     )
@@ -242,7 +232,7 @@ def _fetch_parts(session: Fetcher, wanted: list[_ToFetch], limits: MailLimits, f
         # limit: what read_message would take must not be refused here.
         if _least_decoded_bytes(part.size, one.info.transfer_encoding) > limits.max_attachment_bytes:
             reason = f"part is {part.size} bytes on the server, over the {limits.max_attachment_bytes}-byte limit"
-            found.refused.append((source_key(found.ref, part.section), _unread_name(one), reason))
+            found.refused.append(Refused(source_key(found.ref, part.section), _unread_name(one), reason))
             continue
         if batch and batch_bytes + part.size > FETCH_TOGETHER_BYTES:
             _fetch_batch(session, batch, limits, found)

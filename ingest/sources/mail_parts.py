@@ -20,6 +20,8 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ingest.sources.transfer_encoding import UUENCODE_NAMES
+
 _MIB = 1024 * 1024
 
 INVOICE_EXTENSIONS = (".pdf", ".ofd", ".xml", ".zip")
@@ -62,7 +64,7 @@ _GENERIC_TYPES = frozenset(
 ENCAPSULATED_TYPES = frozenset({"message/rfc822", "message/global"})
 # Transfer encodings that hide a forwarded message's text from a server (it shows no parts inside): such a part
 # is read by decoding it and reading the message within.
-ENCODED_TRANSFERS = frozenset({"base64", "quoted-printable", "x-uuencode", "uuencode", "uue", "x-uue"})
+ENCODED_TRANSFERS = frozenset({"base64", "quoted-printable"}) | UUENCODE_NAMES
 # Outlook's container of the real attachments of mail sent in Rich Text format (`tnef`).
 TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
@@ -88,7 +90,7 @@ class MailLimits:
     max_links: int = 20
     max_text_bytes: int = 2 * _MIB  # of each text body, searched for links
     # A text/plain body at least this big (on the server) in a mail with no other candidate is fetched over IMAP
-    # and searched for uuencoded files (`bodystructure.uuencode_sections`).
+    # and searched for uuencoded files (`bodystructure.uuencode_candidates`).
     uuencode_text_bytes: int = 16 * 1024
 
 

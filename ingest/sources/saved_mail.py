@@ -15,12 +15,11 @@ from pathlib import Path
 
 from ingest.model import Candidate
 from ingest.pipeline import Result
-from ingest.sources.mail_fetch import may_carry_links
 from ingest.sources.mail_file import MailFileKind, StoredMessage, iter_messages, mail_file_kind
 from ingest.sources.mail_identity import message_identity
 from ingest.sources.mail_links import Link
 from ingest.sources.mail_parts import MailLimits
-from ingest.sources.mail_store import Refused, store_mail
+from ingest.sources.mail_store import Refused, links_to_keep, split_attachments, store_mail
 from ingest.sources.mime import MailContents, read_envelope, read_message
 from ingest.worker import Intake
 
@@ -31,6 +30,7 @@ HEAD_BYTES = 64 * 1024  # what mail_file_kind looks at
 class SavedMail:
     """One message of a mail file, read: what it carries for the pipeline, and what was wrong with it."""
 
+    number: int  # 1-based in the file
     message_key: str  # '<path>#<number>'
     identity: str  # mail_identity.message_identity
     envelope: MailContents
@@ -86,20 +86,18 @@ def saved_mail(stored: StoredMessage, *, source: str, file_key: str, limits: Mai
         identity = message_identity(envelope)
         reason = stored.problem or f"message is over the {limits.max_message_bytes}-byte limit"
         too_big = (Refused(message_key, "message", reason),)
-        return SavedMail(message_key, identity, envelope, stored.end, refused=too_big, problems=tuple(problems))
+        return SavedMail(
+            stored.number, message_key, identity, envelope, stored.end, refused=too_big, problems=tuple(problems)
+        )
     contents = read_message(stored.data, limits=limits)
     identity = message_identity(contents)
-    candidates: list[Candidate] = []
-    refused: list[Refused] = []
-    for attachment in contents.candidates:
-        key = f"{message_key}/{attachment.part}"
-        if attachment.problem is not None:
-            refused.append(Refused(key, attachment.file_name, attachment.problem))
-        else:
-            candidates.append(Candidate(source, key, attachment.file_name, attachment.data, identity))
-    links = contents.links if not candidates and may_carry_links(contents) else ()
+    candidates, refused = split_attachments(
+        contents.attachments, source=source, key_of=lambda part: f"{message_key}/{part}", identity=identity
+    )
+    links = links_to_keep(contents, contents.links, carries_files=bool(candidates or refused))
     problems += [f"{where}: {problem}" for problem in contents.problems]
     return SavedMail(
+        stored.number,
         message_key,
         identity,
         contents,
